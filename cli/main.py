@@ -1,0 +1,88 @@
+"""The `gahb` console script: one Click group, one module per command.
+
+Keras reads KERAS_BACKEND when it is first imported, so commands import
+keras_gahb inside their bodies, after `--backend` has been applied; this also
+keeps `gahb --help` fast.
+"""
+
+import importlib
+import importlib.metadata
+import os
+import pkgutil
+import sys
+
+import click
+
+import cli
+
+_NOT_COMMANDS = {"main", "common"}
+
+
+def _version():
+    try:
+        return importlib.metadata.version("keras_gahb")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown (not installed)"
+
+
+class GahbGroup(click.Group):
+    """A Click group that turns user errors into one line on stderr and exit 1."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise
+        except KeyboardInterrupt:
+            click.echo(
+                "Interrupted. Finished work is saved; run the same command again to resume.",
+                err=True,
+            )
+            sys.exit(130)
+        except (ValueError, TypeError, KeyError, OSError, ImportError, RuntimeError) as error:
+            if os.environ.get("GAHB_DEBUG"):
+                raise
+            message = str(error).strip() or type(error).__name__
+            if isinstance(error, KeyError):
+                message = f"missing key {message}"
+            raise click.ClickException(f"{message}") from None
+
+
+@click.group(cls=GahbGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(_version(), "--version", prog_name="gahb")
+@click.option(
+    "--backend",
+    type=click.Choice(["tensorflow", "jax", "torch"]),
+    default=None,
+    help="Keras backend (default: $KERAS_BACKEND, else tensorflow).",
+)
+def gahb(backend):
+    """Bias-free denoisers, implicit-prior sampling and GAHB analysis (Kadkhodaie et al. 2024).
+
+    Set GAHB_DEBUG=1 to see full tracebacks.
+    """
+    if backend:
+        if "keras" in sys.modules and os.environ.get("KERAS_BACKEND", "tensorflow") != backend:
+            raise click.UsageError("--backend must be set before Keras is imported.")
+        os.environ["KERAS_BACKEND"] = backend
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def _register_commands(group):
+    """Add the `command` object of every module in the cli package."""
+    for info in sorted(pkgutil.iter_modules(cli.__path__), key=lambda m: m.name):
+        if info.name in _NOT_COMMANDS or info.name.startswith("_"):
+            continue
+        module = importlib.import_module(f"cli.{info.name}")
+        group.add_command(module.command)
+
+
+_register_commands(gahb)
+
+
+def main():
+    gahb(prog_name="gahb")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,5 @@
+"""Bias-free Keras layers."""
+
+from keras_gahb.layers.bias_free_batch_normalization import BiasFreeBatchNormalization
+
+__all__ = ["BiasFreeBatchNormalization"]

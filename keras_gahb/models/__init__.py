@@ -1,0 +1,56 @@
+"""Bias-free denoisers: the paper's UNet and BF-CNN, with presets."""
+
+from keras_gahb.models.bfcnn import BFCNN
+from keras_gahb.models.bias_free_denoiser import BiasFreeDenoiser
+from keras_gahb.models.bias_free_unet import BiasFreeUNet
+from keras_gahb.models.presets import PRESETS, get_preset
+
+_CLASSES = {"BiasFreeUNet": BiasFreeUNet, "BFCNN": BFCNN}
+
+
+def from_preset(name, **overrides):
+    """Build any preset by name, e.g. `keras_gahb.models.from_preset("bfcnn_21")`."""
+    return _CLASSES[get_preset(name)["class"]].from_preset(name, **overrides)
+
+
+def list_presets():
+    """One dict per preset: name, class, config, description, paper parameter count."""
+    return [{"name": name, **spec} for name, spec in PRESETS.items()]
+
+
+def describe_presets(image_channels=1):
+    """Build every preset and report its trainable parameters and receptive field."""
+    rows = []
+    for name, spec in PRESETS.items():
+        model = from_preset(name, image_channels=image_channels)
+        params = int(sum(_size(w.shape) for w in model.trainable_weights))
+        rows.append(
+            {
+                "name": name,
+                "class": spec["class"],
+                "params": params,
+                "paper_params": spec["paper_params"] if image_channels == 1 else None,
+                "receptive_field": model.receptive_field,
+                "description": spec["description"],
+            }
+        )
+    return rows
+
+
+def _size(shape):
+    size = 1
+    for dim in shape:
+        size *= int(dim)
+    return size
+
+
+__all__ = [
+    "describe_presets",
+    "BFCNN",
+    "BiasFreeDenoiser",
+    "BiasFreeUNet",
+    "PRESETS",
+    "from_preset",
+    "get_preset",
+    "list_presets",
+]

@@ -1,0 +1,82 @@
+"""Base class of the bias-free denoisers: presets, input checks, serialization."""
+
+import keras
+
+from keras_gahb.models import presets as preset_table
+
+
+class BiasFreeDenoiser(keras.Model):
+    """A functional Keras model mapping a noisy image to its denoised estimate.
+
+    Subclasses build a functional graph in `__init__` and store their
+    constructor arguments; this base class adds preset loading, a clear check
+    of input shapes, and a `get_config` that returns constructor arguments.
+
+    The output is the denoised image f(y) = y - net(y) (residual form), where
+    `net` contains no additive constant, so f(a y) = a f(y) for a > 0 in
+    inference mode.
+    """
+
+    #: Input height and width must be divisible by this (2**levels for a UNet).
+    size_multiple = 1
+
+    @classmethod
+    def presets(cls):
+        """The presets this class can build, as {name: description}."""
+        return {
+            name: spec["description"]
+            for name, spec in preset_table.PRESETS.items()
+            if spec["class"] == cls.__name__
+        }
+
+    @classmethod
+    def from_preset(cls, name, **overrides):
+        """Build a preset, e.g. `BiasFreeUNet.from_preset("unet_rf90")`.
+
+        Args:
+            name: str, a preset name (see `presets()`).
+            **overrides: constructor arguments that replace the preset's
+                (e.g. `image_channels=3`, `image_size=40`, `dtype`).
+        """
+        spec = preset_table.get_preset(name)
+        if spec["class"] != cls.__name__:
+            raise ValueError(
+                f"Preset '{name}' builds a {spec['class']}, not a {cls.__name__}. "
+                f"Use keras_gahb.models.{spec['class']}.from_preset('{name}') or "
+                f"keras_gahb.models.from_preset('{name}'). Presets of "
+                f"{cls.__name__}: {', '.join(sorted(cls.presets()))}."
+            )
+        config = dict(spec["config"])
+        config.update(overrides)
+        return cls(**config)
+
+    def call(self, inputs, training=None, mask=None):
+        check_image_shape(inputs.shape, self.image_channels, self.size_multiple, self.name)
+        return super().call(inputs, training=training, mask=mask)
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+
+def check_image_shape(shape, channels, size_multiple, name="model"):
+    """Raise a ValueError naming the problem if `shape` is not (batch, H, W, channels)."""
+    shape = tuple(shape)
+    if len(shape) != 4:
+        raise ValueError(
+            f"{name} expects a batch of images of shape (batch, height, width, "
+            f"{channels}); got shape {shape} ({len(shape)} dimensions). Add a batch "
+            "axis with x[None] or a channel axis with x[..., None]."
+        )
+    if shape[-1] is not None and shape[-1] != channels:
+        raise ValueError(
+            f"{name} was built for {channels} image channel(s); got an input with "
+            f"{shape[-1]} channel(s), shape {shape}."
+        )
+    for axis, size in (("height", shape[1]), ("width", shape[2])):
+        if size is not None and size % size_multiple:
+            raise ValueError(
+                f"{name} needs input {axis} divisible by {size_multiple} "
+                f"(2**levels); got {size} in shape {shape}. Crop or resize to a "
+                f"multiple of {size_multiple}, e.g. {size - size % size_multiple or size_multiple}."
+            )
