@@ -1,0 +1,40 @@
+"""Sampling from the prior implicit in a denoiser, and solving linear inverse problems.
+
+`sample` runs the stochastic coarse-to-fine gradient ascent of Kadkhodaie &
+Simoncelli (2021) with any blind denoiser; `solve_inverse_problem` runs the
+same loop constrained by a `LinearMeasurement` (`Inpainting`, `RandomPixels`,
+`SuperResolution`, `CompressiveSensing`); `run_sampling` is what
+`gahb sample` calls.
+"""
+
+from keras_gahb.sampling.compile import compile_function, functional_denoiser
+from keras_gahb.sampling.compressive_sensing import CompressiveSensing
+from keras_gahb.sampling.inpainting import Inpainting
+from keras_gahb.sampling.linear_measurement import LinearMeasurement
+from keras_gahb.sampling.noise import counter_normal
+from keras_gahb.sampling.random_pixels import RandomPixels
+from keras_gahb.sampling.run import TASKS, cosine_similarity, load_image, make_operator, run_sampling
+from keras_gahb.sampling.sample_result import SampleResult
+from keras_gahb.sampling.sampler import noise_scale, sample, solve_inverse_problem, step_size
+from keras_gahb.sampling.super_resolution import SuperResolution
+
+__all__ = [
+    "CompressiveSensing",
+    "Inpainting",
+    "LinearMeasurement",
+    "RandomPixels",
+    "SampleResult",
+    "SuperResolution",
+    "TASKS",
+    "compile_function",
+    "cosine_similarity",
+    "counter_normal",
+    "functional_denoiser",
+    "load_image",
+    "make_operator",
+    "noise_scale",
+    "run_sampling",
+    "sample",
+    "solve_inverse_problem",
+    "step_size",
+]

@@ -1,0 +1,248 @@
+"""`gahb sample` as one library call: sample a saved model and write a folder of results."""
+
+import os
+
+import keras
+import matplotlib.image
+import numpy as np
+
+import keras_gahb.models  # noqa: F401  (registers the denoiser classes for load_model)
+from keras_gahb.sampling import plots
+from keras_gahb.sampling.compressive_sensing import CompressiveSensing
+from keras_gahb.sampling.inpainting import Inpainting
+from keras_gahb.sampling.random_pixels import RandomPixels
+from keras_gahb.sampling.sampler import sample
+from keras_gahb.sampling.super_resolution import SuperResolution
+from keras_gahb.utils import atomic_write_json, save_npz_atomic
+
+#: The inverse problems of `gahb sample --task`.
+TASKS = ("inpaint", "superres", "missing", "compressive")
+
+
+def run_sampling(
+    out_dir,
+    model,
+    num=16,
+    seed=0,
+    size=None,
+    compare=None,
+    task=None,
+    image=None,
+    factor=4,
+    fraction=0.1,
+    verbose=1,
+    **sampler_kwargs,
+):
+    """Sample `num` images from a denoiser and write them, their grid and sigma trajectories.
+
+    Writes to `out_dir`: `samples.npz` (images, initial, sigmas padded with
+    NaN, steps, converged, diverged; plus `images_compare` with `compare` and
+    `clean`, `measured` with `task`), `grid.png`, `sigmas.json`, `sigmas.png`,
+    `config.json`, `summary.json`; with `compare` also `compare.png` (the two
+    models side by side, same positions = same noise) and `compare.json` (the
+    per-image cosine similarity, plain and mean-removed).
+
+    Args:
+        out_dir: folder to write (created).
+        model: path to a .keras denoiser, or a Keras model / callable.
+        num: int, number of samples. Defaults to 16.
+        seed: int. Defaults to 0.
+        size: optional int, image side; defaults to the model's fixed input
+            size, or to the image's size with `task`.
+        compare: optional second model (path or model), sampled with the same
+            seed (same x_0 and z_t).
+        task: optional inverse problem, one of "inpaint", "superres",
+            "missing", "compressive"; needs `image`.
+        image: path to a .png or .npy image (H, W) or (H, W, C) in [0, 1], or
+            an array, measured for `task`.
+        factor: int, the super-resolution block size. Defaults to 4.
+        fraction: float, known pixels ("missing") or measurements per pixel
+            ("compressive"). Defaults to 0.1.
+        verbose: int, show a progress bar. Defaults to 1.
+        **sampler_kwargs: arguments of `keras_gahb.sampling.sample` (h0, beta,
+            sigma0, sigma_final, mean, max_steps, batch_size, ...).
+
+    Returns:
+        dict, the contents of `summary.json`.
+
+    Example:
+
+    >>> keras_gahb.sampling.run_sampling("out/samples", "model.keras", num=4, size=16)
+    """
+    denoiser, model_name = _load(model)
+    channels = _channels(denoiser)
+    operator = measurements = clean = None
+    if task is not None:
+        if image is None:
+            raise ValueError(f"--task {task} needs an image to measure: pass --image FILE.png|.npy.")
+        clean = load_image(image, channels)
+        operator = make_operator(task, clean.shape, factor=factor, fraction=fraction, seed=seed)
+        measurements = operator.measure(clean[None])
+        image_shape = clean.shape
+    elif image is not None:
+        raise ValueError("--image is only used with --task (inpaint, superres, missing, compressive).")
+    else:
+        image_shape = (*_image_size(denoiser, size), channels)
+
+    shape = (int(num),) + tuple(image_shape)
+    result = sample(denoiser, shape, seed=seed, operator=operator, measurements=measurements,
+                    verbose=verbose, **sampler_kwargs)
+    arrays = {
+        "images": result.images,
+        "initial": result.initial,
+        "sigmas": result.sigma_matrix(),
+        "steps": result.steps,
+        "converged": result.converged,
+        "diverged": result.diverged,
+    }
+    summary = {"model": model_name, "out_dir": os.fspath(out_dir), "summary": result.summary(),
+               "num_converged": int(result.converged.sum()),
+               "num_diverged": int(result.diverged.sum())}
+    grid_images = result.images
+    if task is not None:
+        measured = keras.ops.convert_to_numpy(operator.backproject(measurements))[0]
+        arrays.update(clean=clean, measured=measured)
+        grid_images = np.concatenate([clean[None], measured[None], result.images])
+        mse = np.mean((result.images - clean[None]) ** 2, axis=(1, 2, 3))
+        summary["task"] = task
+        summary["operator"] = {"class": type(operator).__name__, **operator.get_config()}
+        summary["psnr"] = [float(10 * np.log10(1.0 / max(m, 1e-12))) for m in mse]
+        summary["mean_psnr"] = float(np.mean(summary["psnr"]))
+    result_compare = None
+    if compare is not None:
+        denoiser_b, name_b = _load(compare)
+        result_compare = sample(denoiser_b, shape, seed=seed, operator=operator,
+                                measurements=measurements, verbose=verbose, **sampler_kwargs)
+        arrays["images_compare"] = result_compare.images
+        cosine = cosine_similarity(result.images, result_compare.images)
+        cosine_centred = cosine_similarity(result.images, result_compare.images, mean_removed=True)
+        comparison = {
+            "model": model_name,
+            "compare": name_b,
+            "seed": seed,
+            "cosine_similarity": cosine.tolist(),
+            "cosine_similarity_mean_removed": cosine_centred.tolist(),
+            "mean_cosine_similarity": float(np.mean(cosine)),
+            "mean_cosine_similarity_mean_removed": float(np.mean(cosine_centred)),
+        }
+        atomic_write_json(os.path.join(out_dir, "compare.json"), comparison)
+        plots.save_comparison_grid(
+            os.path.join(out_dir, "compare.png"), result.images, result_compare.images,
+            titles=(os.path.basename(model_name), os.path.basename(name_b)),
+        )
+        summary["compare"] = {k: v for k, v in comparison.items() if k.startswith("mean")}
+        summary["compare_summary"] = result_compare.summary()
+
+    save_npz_atomic(os.path.join(out_dir, "samples.npz"), **arrays)
+    plots.save_image_grid(os.path.join(out_dir, "grid.png"), grid_images)
+    sigmas = {"model": model_name, **result.to_dict()}
+    if result_compare is not None:
+        sigmas["compare"] = {"model": comparison["compare"], **result_compare.to_dict()}
+    atomic_write_json(os.path.join(out_dir, "sigmas.json"), sigmas)
+    plots.plot_sigma_trajectories(
+        os.path.join(out_dir, "sigmas.png"), result.sigmas, result.config["sigma_final"],
+        title=f"sigma_t, {os.path.basename(model_name)}",
+    )
+    config = {"model": model_name, "num": int(num), "seed": seed, "compare": None, "task": task,
+              "image": image if isinstance(image, (str, os.PathLike)) else None,
+              "factor": factor, "fraction": fraction, "sampler": result.config,
+              "backend": keras.backend.backend()}
+    if compare is not None:
+        config["compare"] = comparison["compare"]
+    atomic_write_json(os.path.join(out_dir, "config.json"), config)
+    atomic_write_json(os.path.join(out_dir, "summary.json"), summary)
+    return summary
+
+
+def make_operator(task, image_shape, factor=4, fraction=0.1, seed=0):
+    """The `LinearMeasurement` of a task name ("inpaint", "superres", "missing", "compressive")."""
+    if task == "inpaint":
+        return Inpainting.box(image_shape)
+    if task == "superres":
+        return SuperResolution(image_shape, factor=factor)
+    if task == "missing":
+        return RandomPixels(image_shape, fraction=fraction, seed=seed)
+    if task == "compressive":
+        return CompressiveSensing(image_shape, fraction=fraction, seed=seed)
+    raise ValueError(f"Unknown task '{task}'. Valid tasks: {', '.join(TASKS)}.")
+
+
+def load_image(image, channels=1):
+    """Read a .png/.npy image (or take an array) as float32 (H, W, channels) in [0, 1]."""
+    if isinstance(image, (str, os.PathLike)):
+        path = os.fspath(image)
+        if not os.path.exists(path):
+            raise FileNotFoundError(f"Image not found: {path}")
+        if path.endswith(".npy"):
+            array = np.load(path)
+        elif path.lower().endswith(".png"):
+            array = matplotlib.image.imread(path)
+        else:
+            raise ValueError(f"Images must be .png or .npy files, got {path}.")
+    else:
+        array = np.asarray(image)
+    array = np.asarray(array, np.float32)
+    if array.ndim == 2:
+        array = array[..., None]
+    if array.ndim == 4 and array.shape[0] == 1:
+        array = array[0]
+    if array.ndim != 3:
+        raise ValueError(f"The image must be (H, W) or (H, W, C); got shape {array.shape}.")
+    if array.shape[-1] == 4:
+        array = array[..., :3]
+    if array.shape[-1] != channels:
+        if channels == 1 and array.shape[-1] == 3:
+            array = array.mean(axis=-1, keepdims=True)
+        elif channels == 3 and array.shape[-1] == 1:
+            array = np.repeat(array, 3, axis=-1)
+        else:
+            raise ValueError(f"The image has {array.shape[-1]} channels; the model needs {channels}.")
+    if not np.all(np.isfinite(array)):
+        raise ValueError("The image contains non-finite values.")
+    if array.min() < -0.01 or array.max() > 1.01:
+        raise ValueError(
+            f"The image must have values in [0, 1]; got [{array.min():.3g}, {array.max():.3g}]. "
+            "Divide 8-bit images by 255."
+        )
+    return array
+
+
+def cosine_similarity(a, b, mean_removed=False):
+    """Per-image normalized inner product <a, b> / (||a|| ||b||) of two batches."""
+    a = np.asarray(a, np.float64).reshape(len(a), -1)
+    b = np.asarray(b, np.float64).reshape(len(b), -1)
+    if mean_removed:
+        a = a - a.mean(axis=1, keepdims=True)
+        b = b - b.mean(axis=1, keepdims=True)
+    norms = np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1)
+    return np.sum(a * b, axis=1) / np.maximum(norms, 1e-30)
+
+
+def _load(model):
+    if isinstance(model, (str, os.PathLike)):
+        path = os.fspath(model)
+        if not os.path.exists(path):
+            raise FileNotFoundError(f"Model file not found: {path}")
+        if not path.endswith(".keras"):
+            raise ValueError(f"Expected a .keras model file, got {path}.")
+        return keras.saving.load_model(path), path
+    return model, getattr(model, "name", type(model).__name__)
+
+
+def _channels(denoiser):
+    channels = getattr(denoiser, "image_channels", None)
+    if channels is None and isinstance(denoiser, keras.Model):
+        channels = denoiser.input_shape[-1]
+    return int(channels or 1)
+
+
+def _image_size(denoiser, size):
+    if size is not None:
+        return int(size), int(size)
+    if isinstance(denoiser, keras.Model):
+        height, width = denoiser.input_shape[1:3]
+        if height is not None and width is not None:
+            return int(height), int(width)
+    raise ValueError(
+        "The model accepts any image size: pass --size (e.g. --size 40, the size it was trained on)."
+    )
