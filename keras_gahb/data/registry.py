@@ -1,0 +1,123 @@
+"""One entry point for every dataset: `get_images`, `image_dataset`, `list_datasets`."""
+
+import dataclasses
+
+import numpy as np
+
+from keras_gahb.data import builtin, discs
+from keras_gahb.data.transforms import (
+    check_channels,
+    check_count,
+    check_size,
+    pixel_shuffle,
+    to_channels,
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Source:
+    loader: object
+    description: str
+    kind: str  # "synthetic", "builtin" or "external"
+    options: tuple = ()
+
+
+def _discs(n, size, seed, channels, **options):
+    return to_channels(discs.disc_images(n, size, seed=seed, **options), channels)
+
+
+def _faces(n, size, seed, channels):
+    del seed  # a fixed set of 100 faces, in stored order
+    return builtin.lfw_faces(n, size, channels=channels)
+
+
+def _photos(n, size, seed, channels, **options):
+    return builtin.photo_patches(n, size, seed=seed, channels=channels, **options)
+
+
+_SOURCES = {
+    "discs": _Source(
+        _discs, "Anti-aliased discs: a 5-D manifold (center x, y, radius, 2 intensities).",
+        "synthetic", ("radius_range", "min_contrast")),
+    "faces": _Source(_faces, "scikit-image's 100 LFW faces (offline), bicubic resize.", "builtin"),
+    "photos": _Source(
+        _photos, "Random patches of scikit-image's bundled photos (offline).", "builtin",
+        ("patch_size", "photos")),
+}
+
+
+def register_source(name, loader, description, kind, options=()):
+    """Add a dataset `name` whose `loader(n, size, seed, channels, **options)` returns images."""
+    _SOURCES[name] = _Source(loader, description, kind, tuple(options))
+
+
+def list_datasets():
+    """Rows {name, kind, description, options} for every dataset `get_images` knows."""
+    rows = []
+    for name, source in _SOURCES.items():
+        rows.append({
+            "name": name,
+            "kind": source.kind,
+            "description": source.description,
+            "options": list(source.options),
+        })
+    return rows
+
+
+def get_images(name, n, size, seed=0, channels=1, shuffle_pixels=None, **options):
+    """Load or generate `n` images of `name` as float32 (n, size, size, channels) in [0, 1].
+
+    Args:
+        name: a dataset name (see `list_datasets()` or `gahb data list`).
+        n: number of images.
+        size: image side.
+        seed: int seed for generated or sampled data. Default 0.
+        channels: 1 (gray) or 3. Default 1.
+        shuffle_pixels: None, or an int seed: apply one fixed permutation of pixel
+            positions (drawn from it) to every image. Default None.
+        **options: dataset-specific options (e.g. alpha for "calpha",
+            path for "folder"); unknown options raise ValueError.
+
+    Example:
+
+    >>> images = keras_gahb.data.get_images("discs", 16, size=32, seed=0)
+    >>> images.shape
+    (16, 32, 32, 1)
+    """
+    source = _lookup(name)
+    n, size, channels = check_count(n), check_size(size), check_channels(channels)
+    allowed = source.options
+    unknown = sorted(set(options) - set(allowed))
+    if unknown:
+        raise ValueError(
+            f"Dataset {name!r} has no option(s) {', '.join(unknown)}; its options are: "
+            f"{', '.join(allowed) or 'none'}."
+        )
+    images = np.asarray(source.loader(n, size, seed, channels, **options), dtype=np.float32)
+    if shuffle_pixels is not None:
+        images = pixel_shuffle(images, seed=shuffle_pixels)
+    return images
+
+
+def image_dataset(name, n, size, seed=0, channels=1, **options):
+    """`get_images(...)` as a tf.data.Dataset of single float32 images (size, size, channels).
+
+    Example:
+
+    >>> ds = keras_gahb.data.image_dataset("discs", 8, size=16).batch(4)
+    """
+    import tensorflow as tf
+
+    return tf.data.Dataset.from_tensor_slices(
+        get_images(name, n, size, seed=seed, channels=channels, **options)
+    )
+
+
+def _lookup(name):
+    if name not in _SOURCES:
+        raise ValueError(
+            f"Unknown dataset {name!r}; choose one of: {', '.join(_SOURCES)} "
+            "(see `gahb data list`)."
+        )
+    return _SOURCES[name]
+
