@@ -4,7 +4,8 @@ import dataclasses
 
 import numpy as np
 
-from keras_gahb.data import builtin, discs
+from keras_gahb.data import builtin, calpha, discs, manifolds
+from keras_gahb.data.gaussian_images import GaussianImages
 from keras_gahb.data.transforms import (
     check_channels,
     check_count,
@@ -26,6 +27,22 @@ def _discs(n, size, seed, channels, **options):
     return to_channels(discs.disc_images(n, size, seed=seed, **options), channels)
 
 
+def _calpha(n, size, seed, channels, **options):
+    return to_channels(calpha.calpha_images(n, size, seed=seed, **options), channels)
+
+
+def _ray(n, size, seed, channels, **options):
+    return to_channels(manifolds.ray_images(n, size, seed=seed, **options), channels)
+
+
+def _sinusoids(n, size, seed, channels, **options):
+    return to_channels(manifolds.sinusoid_images(n, size, seed=seed, **options), channels)
+
+
+def _gaussian(n, size, seed, channels, **options):
+    return GaussianImages(size, channels=channels, **options).sample(n, seed=seed)
+
+
 def _faces(n, size, seed, channels):
     del seed  # a fixed set of 100 faces, in stored order
     return builtin.lfw_faces(n, size, channels=channels)
@@ -36,9 +53,22 @@ def _photos(n, size, seed, channels, **options):
 
 
 _SOURCES = {
+    "calpha": _Source(
+        _calpha, "C^alpha images: regular contour between two regular backgrounds (App. E).",
+        "synthetic", ("alpha", "background_alpha", "contour_amplitude", "intensity_ranges",
+                      "blur")),
     "discs": _Source(
         _discs, "Anti-aliased discs: a 5-D manifold (center x, y, radius, 2 intensities).",
         "synthetic", ("radius_range", "min_contrast")),
+    "ray": _Source(
+        _ray, "One image at random positive scalings (a 1-D ray).", "synthetic",
+        ("image", "scale_range")),
+    "sinusoids": _Source(
+        _sinusoids, "Unit-frequency sinusoids, random amplitude and phase (a 2-D cone).",
+        "synthetic", ("frequency", "max_amplitude")),
+    "gaussian": _Source(
+        _gaussian, "Stationary Gaussian images with power spectrum |k|^-p (Wiener optimum).",
+        "synthetic", ("spectrum_exponent", "std", "mean", "k0")),
     "faces": _Source(_faces, "scikit-image's 100 LFW faces (offline), bicubic resize.", "builtin"),
     "photos": _Source(
         _photos, "Random patches of scikit-image's bundled photos (offline).", "builtin",
