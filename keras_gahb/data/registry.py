@@ -4,7 +4,7 @@ import dataclasses
 
 import numpy as np
 
-from keras_gahb.data import builtin, calpha, discs, manifolds
+from keras_gahb.data import builtin, calpha, discs, folder, manifolds, tfds_sources
 from keras_gahb.data.gaussian_images import GaussianImages
 from keras_gahb.data.transforms import (
     check_channels,
@@ -43,6 +43,38 @@ def _gaussian(n, size, seed, channels, **options):
     return GaussianImages(size, channels=channels, **options).sample(n, seed=seed)
 
 
+def _tfds(name):
+    def load(n, size, seed, channels, split="train", data_dir=None, crop="default"):
+        del seed  # file order
+        return tfds_sources.tfds_images(name, n, size, channels=channels, split=split,
+                                        data_dir=data_dir, crop=crop)
+
+    return load
+
+
+def _folder(n, size, seed, channels, path=None, crop="center", recursive=True, on_error="skip"):
+    del seed  # sorted file order
+    if path is None:
+        raise ValueError("Dataset 'folder' needs path=FOLDER (CLI: --option path=FOLDER).")
+    return folder.folder_images(path, n, size, channels=channels, crop=crop,
+                                recursive=recursive, on_error=on_error)
+
+
+def _prepared(n, size, seed, channels, path=None, verify=True):
+    del seed  # stored order
+    from keras_gahb.data.prepare import load_prepared
+
+    if path is None:
+        raise ValueError("Dataset 'prepared' needs path=FOLDER written by `gahb data prepare`.")
+    images, manifest = load_prepared(path, verify=verify)
+    if images.shape[1:] != (size, size, channels):
+        raise ValueError(f"{path} holds images of shape {images.shape[1:]}, not "
+                         f"{(size, size, channels)}; pass matching size and channels.")
+    if len(images) < n:
+        raise ValueError(f"{path} holds {len(images)} images, {n} were asked for.")
+    return images[:n]
+
+
 def _faces(n, size, seed, channels):
     del seed  # a fixed set of 100 faces, in stored order
     return builtin.lfw_faces(n, size, channels=channels)
@@ -73,6 +105,21 @@ _SOURCES = {
     "photos": _Source(
         _photos, "Random patches of scikit-image's bundled photos (offline).", "builtin",
         ("patch_size", "photos")),
+    "celeba": _Source(
+        _tfds("celeba"), "CelebA via tfds celeb_a (user-prepared), paper crop + bicubic resize.",
+        "external", ("split", "data_dir", "crop")),
+    "celeba_hq": _Source(
+        _tfds("celeba_hq"), "CelebA-HQ via tfds celeb_a_hq/128 (manual download).", "external",
+        ("split", "data_dir", "crop")),
+    "lsun_bedroom": _Source(
+        _tfds("lsun_bedroom"), "LSUN bedrooms via tfds lsun/bedroom (user-prepared).",
+        "external", ("split", "data_dir", "crop")),
+    "folder": _Source(
+        _folder, "Any folder of PNG/JPEG images (recursive), crop + bicubic resize.",
+        "external", ("path", "crop", "recursive", "on_error")),
+    "prepared": _Source(
+        _prepared, "A folder written by `gahb data prepare` (checksums verified).", "external",
+        ("path", "verify")),
 }
 
 
