@@ -3,6 +3,7 @@
 from keras_gahb.models.bfcnn import BFCNN
 from keras_gahb.models.bias_free_denoiser import BiasFreeDenoiser
 from keras_gahb.models.bias_free_unet import BiasFreeUNet
+from keras_gahb.models.official_checkpoint import load_official_checkpoint
 from keras_gahb.models.presets import PRESETS, get_preset
 
 _CLASSES = {"BiasFreeUNet": BiasFreeUNet, "BFCNN": BFCNN}
@@ -53,4 +54,5 @@ __all__ = [
     "from_preset",
     "get_preset",
     "list_presets",
+    "load_official_checkpoint",
 ]
