@@ -1,0 +1,104 @@
+"""`gahb train`: train a denoiser in a resumable run directory."""
+
+import json
+import sys
+
+import click
+
+
+
+def _sigmas(ctx, param, value):
+    if value is None:
+        return None
+    try:
+        sigmas = [float(s) for s in value.split(",") if s.strip()]
+    except ValueError:
+        raise click.BadParameter(f"expected comma-separated numbers, got {value!r}") from None
+    if not sigmas or any(not s > 0 for s in sigmas):
+        raise click.BadParameter(f"expected positive noise levels, got {value!r}")
+    return sigmas
+
+
+def _noise(ctx, param, value):
+    if value is None or value in ("quadratic", "uniform", "log_uniform"):
+        return value
+    try:
+        return float(value)
+    except ValueError:
+        raise click.BadParameter(
+            f"use quadratic, uniform, log_uniform or a fixed number, got {value!r}"
+        ) from None
+
+
+@click.command("train")
+@click.option("--config", "config_file", type=click.Path(dir_okay=False),
+              help="TOML or JSON file of options (keys = the option names below, e.g. "
+                   "batch_size); flags given on the command line override it.")
+@click.option("--out", type=click.Path(file_okay=False),
+              help="Run directory (required here or in --config). Rerun to resume.")
+@click.option("--dataset", help="Dataset name (gahb data list). [faces]")
+@click.option("--n", type=click.IntRange(min=1), help="Training images N. [40]")
+@click.option("--split", type=click.Choice(["s1", "s2"]), help="Train on S1 or S2. [s1]")
+@click.option("--test-size", type=click.IntRange(min=1),
+              help="Held-out test images. [512, or the rest of the 100 faces]")
+@click.option("--image-size", type=click.IntRange(min=1), help="Image side. [32]")
+@click.option("--channels", type=click.IntRange(min=1), help="1 gray or 3 colour. [1]")
+@click.option("--preset", help="Model preset (gahb models). [unet_small]")
+@click.option("--epochs", type=click.IntRange(min=1), help="Epochs. [20]")
+@click.option("--batch-size", type=click.IntRange(min=1), help="Global batch size. [16]")
+@click.option("--images-per-epoch", type=click.IntRange(min=1),
+              help="Tile the training set to this many images per epoch. [one pass]")
+@click.option("--noise", callback=_noise,
+              help="Noise levels: quadratic (paper), uniform, log_uniform or a number. "
+                   "[quadratic]")
+@click.option("--sigma-max", type=click.FloatRange(min=0, min_open=True),
+              help="Largest training noise level. [1.0]")
+@click.option("--lr", type=click.FloatRange(min=0, min_open=True),
+              help="Peak learning rate. [1e-3]")
+@click.option("--schedule", type=click.Choice(["cosine", "paper", "constant"]),
+              help="Learning-rate schedule. [cosine]")
+@click.option("--halve-every", type=click.IntRange(min=1),
+              help="Epochs between halvings (paper schedule). [100]")
+@click.option("--ema/--no-ema", default=None, help="Average the weights (EMA). [on]")
+@click.option("--ema-momentum", type=click.FloatRange(min=0, max=1, max_open=True),
+              help="EMA momentum. [auto from the run's steps]")
+@click.option("--precision", type=click.Choice(["float32", "mixed_bfloat16", "mixed_float16"]),
+              help="[float32]")
+@click.option("--strategy",
+              type=click.Choice(["none", "mirrored", "multi_worker", "tpu", "data_parallel"]),
+              help="Data parallelism: tf.distribute (TensorFlow) or data_parallel (JAX). [none]")
+@click.option("--seed", type=click.IntRange(min=0), help="Seed of data, split, init, noise. [0]")
+@click.option("--eval-sigmas", callback=_sigmas,
+              help="Comma-separated noise levels of the PSNR curves. "
+                   "[0.02,0.05,0.1,0.2,0.4,0.7,1.0]")
+@click.option("--eval-train-size", type=click.IntRange(min=1),
+              help="Training images in the PSNR evaluation. [64]")
+@click.option("--eval-every", type=click.IntRange(min=1), help="Evaluate every k epochs. [1]")
+@click.option("--tensorboard/--no-tensorboard", default=None,
+              help="TensorBoard logs in OUT/logs (needs `pip install tensorboard`). [off]")
+@click.option("--print-config", is_flag=True,
+              help="Print the resolved options as JSON and exit without training.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+@click.pass_context
+def command(ctx, config_file, print_config, quiet, **flags):
+    """Train a bias-free denoiser; rerun the same command to resume an interrupted run.
+
+    Example: gahb train --dataset faces --n 40 --preset unet_small --epochs 20 --out runs/faces
+    """
+    from keras_gahb.training import TrainConfig, load_config_file, train
+
+    options = load_config_file(config_file, allowed_extra=("out",)) if config_file else {}
+    source = click.core.ParameterSource.COMMANDLINE
+    options.update({name: value for name, value in flags.items()
+                    if ctx.get_parameter_source(name) == source and value is not None})
+    out = options.pop("out", None)
+    resolved = TrainConfig.from_dict(options).to_dict()
+    if print_config:
+        click.echo(json.dumps({"out": out, **resolved}, indent=2))
+        return
+    if not out:
+        raise click.UsageError("Give the run directory with --out (or `out` in --config).")
+    verbose = 0 if quiet else (1 if sys.stdout.isatty() else 2)
+    result = train(out, verbose=verbose, **options)
+    click.echo(result.summary())
+    click.echo(f"Wrote {out}/ (model.keras, model_best.keras, history.csv, psnr_curves.png)")

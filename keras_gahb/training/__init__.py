@@ -1,0 +1,49 @@
+"""Training denoisers: the paper's recipe for model.fit, callbacks, and resumable runs.
+
+Plain Keras: `compile_denoiser(model, ...)` (Adam + schedule + optional EMA,
+MSE loss) and `model.fit(keras_gahb.data.noisy_pairs(...))`, with
+`PSNRCallback` (PSNR vs noise level on train and test, Fig 1's data) and
+`DenoisedGridCallback`. `train(run_dir, **options)` is a whole resumable run
+(what `gahb train` calls).
+"""
+
+from keras_gahb.training.denoised_grid_callback import DenoisedGridCallback
+from keras_gahb.training.distribution import distribution_scope, num_replicas
+from keras_gahb.training.psnr_callback import PSNRCallback, psnr_per_image
+from keras_gahb.training.recipe import (
+    auto_ema_momentum,
+    compile_denoiser,
+    cosine_schedule,
+    current_learning_rate,
+    denoiser_optimizer,
+    ema_weights,
+    learning_rate_schedule,
+    paper_learning_rate_schedule,
+    steps_per_epoch,
+)
+from keras_gahb.training.run import train
+from keras_gahb.training.run_checkpoint import RunCheckpoint
+from keras_gahb.training.train_config import TrainConfig, load_config_file
+from keras_gahb.training.train_result import TrainResult
+
+__all__ = [
+    "DenoisedGridCallback",
+    "PSNRCallback",
+    "RunCheckpoint",
+    "TrainConfig",
+    "TrainResult",
+    "auto_ema_momentum",
+    "compile_denoiser",
+    "cosine_schedule",
+    "current_learning_rate",
+    "denoiser_optimizer",
+    "distribution_scope",
+    "ema_weights",
+    "learning_rate_schedule",
+    "load_config_file",
+    "num_replicas",
+    "paper_learning_rate_schedule",
+    "psnr_per_image",
+    "steps_per_epoch",
+    "train",
+]

@@ -1,0 +1,137 @@
+"""Output PSNR against noise level on a fixed train subset and the test set (Fig 1's data)."""
+
+import contextlib
+import numbers
+
+import keras
+import numpy as np
+
+from keras_gahb.data import add_noise
+from keras_gahb.training.recipe import ema_weights
+
+
+def psnr_per_image(estimate, clean):
+    """10 log10(1 / MSE_i) for each image i (peak 1; MSE over the pixels of one image)."""
+    estimate = np.asarray(estimate, dtype=np.float64)
+    clean = np.asarray(clean, dtype=np.float64)
+    mse = np.mean((estimate - clean) ** 2, axis=tuple(range(1, clean.ndim)))
+    return 10.0 * np.log10(1.0 / np.maximum(mse, 1e-20))
+
+
+def sigma_key(sigma):
+    """The name part of a noise level in logged keys, e.g. 0.1 -> "s0.1"."""
+    return f"s{sigma:g}"
+
+
+class PSNRCallback(keras.callbacks.Callback):
+    """Log the denoiser's PSNR at fixed noise levels on train and test images.
+
+    For each set (a fixed subset of the training images, the test set) and
+    each sigma in `sigmas`, the noisy images y = x + sigma z are drawn ONCE
+    (seed fixed, identical at every evaluation); at the end of every
+    `every`-th epoch the model denoises them (inference mode, with the EMA
+    weights if the optimizer keeps them) and the callback adds to the epoch
+    logs (hence History, CSV and TensorBoard):
+
+    - `train_psnr_s{sigma}`, `test_psnr_s{sigma}`: mean over images of the
+      per-image PSNR 10 log10(1 / MSE_i) of the denoised image, in dB;
+    - `train_psnr_mean`, `test_psnr_mean`: their mean over sigmas.
+
+    The input PSNR of the noisy images is in `input_psnr`; the last curves
+    in `curves` (a dict) and every evaluation in `records`.
+
+    Args:
+        train_images: float array (n, H, W, C) in [0, 1], or None.
+        test_images: float array (m, H, W, C) in [0, 1], or None.
+        sigmas: list of noise levels.
+        seed: int, seed of the evaluation noise. Defaults to 0.
+        batch_size: images per `predict` batch. Defaults to 64.
+        every: evaluate every this many epochs (and on the last epoch of fit). Defaults to 1.
+        use_ema: evaluate the optimizer's moving-average weights when it has
+            them. Defaults to True.
+
+    Example:
+
+    >>> callback = keras_gahb.training.PSNRCallback(x[:8], x_test, [0.05, 0.1, 0.2])
+    >>> history = model.fit(pairs, epochs=3, callbacks=[callback])
+    >>> history.history["test_psnr_s0.1"]
+
+    Reference:
+        Kadkhodaie et al., ICLR 2024, Fig 1, https://arxiv.org/abs/2310.02557
+    """
+
+    def __init__(self, train_images, test_images, sigmas, seed=0, batch_size=64, every=1,
+                 use_ema=True):
+        super().__init__()
+        self.sigmas = [float(s) for s in sigmas]
+        if not self.sigmas or any(not np.isfinite(s) or s <= 0 for s in self.sigmas):
+            raise ValueError(f"sigmas must be positive finite numbers, got {sigmas!r}.")
+        if not isinstance(seed, numbers.Integral):
+            raise ValueError(f"seed must be an int, got {seed!r}.")
+        self.seed = int(seed)
+        self.batch_size = int(batch_size)
+        self.every = int(every)
+        self.use_ema = bool(use_ema)
+        self.sets = {}
+        for set_index, (name, images) in enumerate((("train", train_images),
+                                                    ("test", test_images))):
+            if images is None:
+                continue
+            clean = np.asarray(images, dtype=np.float32)
+            if clean.ndim != 4 or len(clean) == 0:
+                raise ValueError(
+                    f"{name}_images must have shape (n, H, W, C) with n >= 1, got {clean.shape}."
+                )
+            noisy = [
+                add_noise(clean, sigma, seed=np.random.default_rng([self.seed, set_index, i]))
+                for i, sigma in enumerate(self.sigmas)
+            ]
+            self.sets[name] = (clean, noisy)
+        if not self.sets:
+            raise ValueError("Give train_images, test_images or both.")
+        self.input_psnr = {
+            name: [float(np.mean(psnr_per_image(y, clean))) for y in noisy]
+            for name, (clean, noisy) in self.sets.items()
+        }
+        self.curves = None
+        self.records = []
+        self._epochs = None
+
+    def on_train_begin(self, logs=None):
+        self._epochs = self.params.get("epochs") if self.params else None
+
+    def on_epoch_end(self, epoch, logs=None):
+        last = self._epochs is not None and epoch + 1 == self._epochs
+        if (epoch + 1) % self.every and not last:
+            return
+        curves = self.evaluate(self.model)
+        if logs is not None:
+            logs.update(self.to_logs(curves))
+        self.records.append({"epoch": epoch + 1, **curves})
+
+    def evaluate(self, model):
+        """Denoise the fixed noisy sets with `model`; returns {set: [mean PSNR per sigma]}."""
+        context = ema_weights(model) if self.use_ema else contextlib.nullcontext(model)
+        curves = {"sigmas": list(self.sigmas)}
+        with context:
+            for name, (clean, noisy) in self.sets.items():
+                curves[name] = [
+                    float(np.mean(psnr_per_image(self._denoise(model, y), clean)))
+                    for y in noisy
+                ]
+        self.curves = curves
+        return curves
+
+    def to_logs(self, curves):
+        """The flat {key: value} log entries of one evaluation."""
+        logs = {}
+        for name in self.sets:
+            for sigma, value in zip(self.sigmas, curves[name]):
+                logs[f"{name}_psnr_{sigma_key(sigma)}"] = value
+            logs[f"{name}_psnr_mean"] = float(np.mean(curves[name]))
+        return logs
+
+    def _denoise(self, model, noisy):
+        batch = min(self.batch_size, len(noisy))
+        return model.predict(noisy, batch_size=batch, verbose=0)
+

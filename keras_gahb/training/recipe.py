@@ -1,0 +1,230 @@
+"""The paper's training recipe as reusable pieces: schedules, optimizer, loss, EMA.
+
+The paper trains with Adam, learning rate 1e-3 halved every 100 epochs, MSE
+loss on the denoised image (equivalently on the predicted noise, since
+f(y) = y - net(y)). For two runs to reach the same function on a small
+budget, decay the learning rate to zero (cosine) and average the weights
+(exponential moving average): both remove the optimisation noise that is
+otherwise mistaken for model variance.
+
+Reference: Kadkhodaie et al., ICLR 2024, https://arxiv.org/abs/2310.02557
+"""
+
+import contextlib
+import math
+
+import keras
+import numpy as np
+
+
+def paper_learning_rate_schedule(steps_per_epoch, initial_learning_rate=1e-3, halve_every=100):
+    """The paper's step schedule: lr = initial * 0.5 ** floor(epoch / halve_every).
+
+    Args:
+        steps_per_epoch: int, optimizer steps per epoch.
+        initial_learning_rate: float. Defaults to 1e-3.
+        halve_every: int, epochs between halvings. Defaults to 100 (the paper's K).
+
+    Returns:
+        A `keras.optimizers.schedules.ExponentialDecay` (staircase).
+
+    Example:
+
+    >>> schedule = keras_gahb.training.paper_learning_rate_schedule(10, halve_every=2)
+    >>> float(schedule(25))  # epoch 2 -> one halving
+    0.0005
+    """
+    steps_per_epoch = _positive_int(steps_per_epoch, "steps_per_epoch")
+    halve_every = _positive_int(halve_every, "halve_every")
+    return keras.optimizers.schedules.ExponentialDecay(
+        initial_learning_rate,
+        decay_steps=steps_per_epoch * halve_every,
+        decay_rate=0.5,
+        staircase=True,
+    )
+
+
+def cosine_schedule(total_steps, initial_learning_rate=1e-3, warmup_steps=0):
+    """Cosine decay from `initial_learning_rate` to exactly 0 at `total_steps`.
+
+    lr(t) = initial * (1 + cos(pi t / T)) / 2 for t <= T (after an optional
+    linear warm-up from 0 over `warmup_steps`).
+
+    Args:
+        total_steps: int, optimizer steps of the whole run (T).
+        initial_learning_rate: float, the peak. Defaults to 1e-3.
+        warmup_steps: int, linear warm-up steps. Defaults to 0.
+
+    Returns:
+        A `keras.optimizers.schedules.CosineDecay`.
+
+    Example:
+
+    >>> schedule = keras_gahb.training.cosine_schedule(100)
+    >>> float(schedule(50))
+    0.0005
+    """
+    total_steps = _positive_int(total_steps, "total_steps")
+    warmup_steps = int(warmup_steps)
+    if warmup_steps < 0 or warmup_steps >= total_steps:
+        raise ValueError(
+            f"warmup_steps must be in [0, total_steps={total_steps}), got {warmup_steps}."
+        )
+    if warmup_steps:
+        return keras.optimizers.schedules.CosineDecay(
+            0.0,
+            decay_steps=total_steps - warmup_steps,
+            alpha=0.0,
+            warmup_target=initial_learning_rate,
+            warmup_steps=warmup_steps,
+        )
+    return keras.optimizers.schedules.CosineDecay(
+        initial_learning_rate, decay_steps=total_steps, alpha=0.0
+    )
+
+
+def learning_rate_schedule(schedule, steps_per_epoch, epochs, learning_rate=1e-3, halve_every=100):
+    """The schedule named `schedule` ("cosine", "paper" or "constant") for a run.
+
+    Example:
+
+    >>> keras_gahb.training.learning_rate_schedule("cosine", steps_per_epoch=10, epochs=5)
+    """
+    if schedule == "cosine":
+        return cosine_schedule(steps_per_epoch * epochs, learning_rate)
+    if schedule == "paper":
+        return paper_learning_rate_schedule(steps_per_epoch, learning_rate, halve_every)
+    if schedule == "constant":
+        return float(learning_rate)
+    raise ValueError(f"Unknown schedule {schedule!r}; use 'cosine', 'paper' or 'constant'.")
+
+
+def auto_ema_momentum(total_steps, minimum=0.9, maximum=0.9999):
+    """An EMA momentum whose averaging window is about a tenth of the run.
+
+    momentum = clip(1 - 10 / total_steps, minimum, maximum): the weight of the
+    early (poor) iterates in the average is then below exp(-9) at the end,
+    whatever the run length.
+
+    Example:
+
+    >>> keras_gahb.training.auto_ema_momentum(1000)
+    0.99
+    """
+    total_steps = _positive_int(total_steps, "total_steps")
+    return float(np.clip(1.0 - 10.0 / total_steps, minimum, maximum))
+
+
+def denoiser_optimizer(learning_rate=1e-3, ema_momentum=None):
+    """Adam with an optional exponential moving average of the weights.
+
+    With `ema_momentum` set, `keras.optimizers.Adam(use_ema=True)` keeps
+    w_ema <- m w_ema + (1 - m) w after every step (on every backend, inside
+    the compiled train step); `model.fit` copies the average into the model
+    at the end of training, and `ema_weights(model)` does so temporarily.
+
+    Args:
+        learning_rate: float or a schedule. Defaults to 1e-3.
+        ema_momentum: None (no EMA) or a float in [0, 1). Defaults to None.
+
+    Example:
+
+    >>> optimizer = keras_gahb.training.denoiser_optimizer(1e-3, ema_momentum=0.999)
+    """
+    if ema_momentum is None:
+        return keras.optimizers.Adam(learning_rate)
+    return keras.optimizers.Adam(learning_rate, use_ema=True, ema_momentum=float(ema_momentum))
+
+
+def compile_denoiser(
+    model,
+    learning_rate=1e-3,
+    schedule="cosine",
+    steps_per_epoch=None,
+    epochs=None,
+    halve_every=100,
+    ema_momentum=None,
+    jit_compile="auto",
+):
+    """Compile a denoiser with the paper's loss (MSE) and Adam + a schedule (+ EMA).
+
+    Args:
+        model: a Keras denoiser (e.g. from `keras_gahb.models.from_preset`).
+        learning_rate: float, peak learning rate. Defaults to 1e-3.
+        schedule: "cosine" (to 0 at the end of the run), "paper" (halve every
+            `halve_every` epochs) or "constant". Defaults to "cosine".
+        steps_per_epoch: int, needed by "cosine" and "paper".
+        epochs: int, needed by "cosine".
+        halve_every: int. Defaults to 100.
+        ema_momentum: None (no EMA), "auto" (`auto_ema_momentum` of the run's
+            steps) or a float. Defaults to None.
+        jit_compile: passed to `model.compile`. Defaults to "auto".
+
+    Returns:
+        The model (compiled in place).
+
+    Example:
+
+    >>> pairs = keras_gahb.data.noisy_pairs(images, batch_size=16, seed=0)
+    >>> keras_gahb.training.compile_denoiser(model, steps_per_epoch=len(pairs), epochs=10)
+    >>> model.fit(pairs, epochs=10)
+    """
+    if schedule in ("cosine", "paper") and steps_per_epoch is None:
+        raise ValueError(f"schedule={schedule!r} needs steps_per_epoch.")
+    if schedule == "cosine" and epochs is None:
+        raise ValueError("schedule='cosine' needs epochs (it decays to 0 at the end of the run).")
+    lr = learning_rate_schedule(schedule, steps_per_epoch or 1, epochs or 1, learning_rate,
+                                halve_every)
+    if ema_momentum == "auto":
+        if steps_per_epoch is None or epochs is None:
+            raise ValueError("ema_momentum='auto' needs steps_per_epoch and epochs.")
+        ema_momentum = auto_ema_momentum(steps_per_epoch * epochs)
+    model.compile(
+        optimizer=denoiser_optimizer(lr, ema_momentum),
+        loss="mean_squared_error",
+        jit_compile=jit_compile,
+    )
+    return model
+
+
+@contextlib.contextmanager
+def ema_weights(model):
+    """Temporarily put the optimizer's moving-average weights into `model`.
+
+    Does nothing when the model's optimizer keeps no EMA (or is not built).
+    The training weights are restored on exit.
+
+    Example:
+
+    >>> with keras_gahb.training.ema_weights(model):
+    ...     model.save("model_ema.keras")
+    """
+    optimizer = getattr(model, "optimizer", None)
+    optimizer = getattr(optimizer, "inner_optimizer", optimizer)  # LossScaleOptimizer
+    if optimizer is None or not getattr(optimizer, "use_ema", False) or not optimizer.built:
+        yield model
+        return
+    variables = model.trainable_variables
+    saved = [keras.ops.convert_to_numpy(v.value) for v in variables]
+    optimizer.finalize_variable_values(variables)
+    try:
+        yield model
+    finally:
+        for variable, value in zip(variables, saved):
+            variable.assign(value)
+
+
+def current_learning_rate(optimizer):
+    """The optimizer's learning rate at its current iteration, as a float."""
+    return float(keras.ops.convert_to_numpy(optimizer.learning_rate))
+
+
+def steps_per_epoch(num_images, batch_size, images_per_epoch=None):
+    """Optimizer steps in one epoch of `keras_gahb.data.noisy_pairs` (last batch kept)."""
+    return math.ceil((images_per_epoch or num_images) / batch_size)
+
+
+def _positive_int(value, name):
+    if isinstance(value, bool) or int(value) != value or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}.")
+    return int(value)

@@ -1,0 +1,114 @@
+"""End-to-end runs of keras_gahb.training.train: outputs, resume, config mismatch, NaN."""
+
+import csv
+import os
+
+import keras
+import numpy as np
+import pytest
+
+from keras_gahb.training import train
+
+
+class _InterruptAfter(keras.callbacks.Callback):
+    def __init__(self, epochs):
+        super().__init__()
+        self.epochs = epochs
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch + 1 == self.epochs:
+            raise KeyboardInterrupt
+
+
+class _PoisonWeights(keras.callbacks.Callback):
+    """Put NaN into the first weight at the start of `epoch` (0-based)."""
+
+    def __init__(self, epoch):
+        super().__init__()
+        self.epoch = epoch
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if epoch == self.epoch:
+            variable = self.model.trainable_variables[0]
+            variable.assign(np.full(variable.shape, np.nan, "float32"))
+
+
+def _read_csv(path):
+    with open(path) as f:
+        return list(csv.DictReader(f))
+
+
+def _weights(path):
+    model = keras.saving.load_model(path)
+    return [keras.ops.convert_to_numpy(w) for w in model.weights]
+
+
+def test_resume_after_interrupt_equals_uninterrupted_run(tmp_path, tiny_options):
+    interrupted, straight = str(tmp_path / "interrupted"), str(tmp_path / "straight")
+    with pytest.raises(KeyboardInterrupt):
+        train(interrupted, callbacks=[_InterruptAfter(1)], verbose=0, **tiny_options)
+    assert len(_read_csv(os.path.join(interrupted, "history.csv"))) == 1
+    assert os.path.exists(os.path.join(interrupted, "model.keras"))
+
+    resumed = train(interrupted, verbose=0, **tiny_options)
+    assert resumed.resumed and resumed.epochs_completed == 3
+    rows = _read_csv(os.path.join(interrupted, "history.csv"))
+    assert [int(r["epoch"]) for r in rows] == [1, 2, 3]  # continued, not duplicated
+
+    reference = train(straight, verbose=0, **tiny_options)
+    assert not reference.resumed and reference.epochs_completed == 3
+    # Same weights, Adam state, EMA and noise stream: the same final function.
+    for a, b in zip(_weights(resumed.model_path), _weights(reference.model_path)):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+    reference_rows = _read_csv(os.path.join(straight, "history.csv"))
+    for a, b in zip(rows, reference_rows):
+        np.testing.assert_allclose(float(a["loss"]), float(b["loss"]), rtol=1e-4)
+
+    # A finished run returns at once; a different config in the same dir is refused.
+    again = train(straight, verbose=0, **tiny_options)
+    assert again.already_finished and again.epochs_completed == 3
+    with pytest.raises(ValueError, match="different settings.*epochs"):
+        train(straight, verbose=0, **{**tiny_options, "epochs": 4})
+
+
+def test_run_directory_contents(tmp_path, tiny_images):
+    train_x, test_x = tiny_images
+    run = str(tmp_path / "run")
+    result = train(run, train_images=train_x, test_images=test_x, epochs=2, batch_size=4,
+                   preset="unet_tiny", eval_sigmas=[0.1, 0.3], grid_images=2, verbose=0)
+    for name in ("config.json", "model.keras", "model_best.keras", "history.csv",
+                 "psnr_curves.json", "psnr_curves.png", "denoised_grid.png", "state.json"):
+        assert os.path.exists(os.path.join(run, name)), name
+    assert not os.path.exists(os.path.join(run, "split.json"))  # arrays came from the caller
+    rows = _read_csv(os.path.join(run, "history.csv"))
+    assert len(rows) == 2 and {"loss", "lr", "test_psnr_s0.1", "train_psnr_s0.3"} <= set(rows[0])
+    # Cosine schedule: the learning rate after the last step is 0.
+    assert float(rows[-1]["lr"]) == pytest.approx(0.0, abs=1e-12)
+    # The gain is output minus input PSNR; the input PSNR at sigma is about -20 log10(sigma).
+    assert result.metrics["test_input_psnr_s0.1"] == pytest.approx(20.0, abs=1.0)
+    assert result.metrics["test_gain_s0.1"] == pytest.approx(
+        result.metrics["test_psnr_s0.1"] - result.metrics["test_input_psnr_s0.1"])
+    model = result.load_model()
+    assert model.output_shape == (None, None, None, 1)
+
+
+def test_nonfinite_loss_stops_with_clear_error_and_keeps_last_model(tmp_path, tiny_images):
+    train_x, test_x = tiny_images
+    run = str(tmp_path / "nan")
+    options = dict(train_images=train_x, test_images=test_x, epochs=3, batch_size=4,
+                   preset="unet_tiny", eval_sigmas=[0.1], grid_images=0, verbose=0)
+    with pytest.raises(ValueError, match=r"epoch 2: the loss became non-finite.*epoch 1"):
+        train(run, callbacks=[_PoisonWeights(1)], **options)
+    rows = _read_csv(os.path.join(run, "history.csv"))
+    assert [int(r["epoch"]) for r in rows] == [1]
+    for weight in _weights(os.path.join(run, "model.keras")):
+        assert np.all(np.isfinite(weight))
+
+
+def test_bad_options_raise_value_errors(tmp_path, tiny_options):
+    with pytest.raises(ValueError, match="Unknown training option.*batch_sise.*Valid options"):
+        train(str(tmp_path / "a"), batch_sise=4)
+    with pytest.raises(ValueError, match="ema must be true or false"):
+        train(str(tmp_path / "b"), ema="False")
+    with pytest.raises(ValueError, match="100 faces"):
+        train(str(tmp_path / "c"), **{**tiny_options, "n": 60})
