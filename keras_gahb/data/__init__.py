@@ -12,7 +12,7 @@ from keras_gahb.data.folder import folder_images, list_image_files
 from keras_gahb.data.gaussian_images import GaussianImages
 from keras_gahb.data.manifolds import ray_images, sinusoid_images
 from keras_gahb.data.noise import SIGMA_DISTRIBUTIONS, add_noise, noisy_pairs, sample_sigmas
-from keras_gahb.data.prepare import load_prepared, prepare_dataset, save_image_grid
+from keras_gahb.data.prepare import load_prepared, prepare_dataset, save_examples, save_image_grid
 from keras_gahb.data.registry import get_images, image_dataset, list_datasets, register_source
 from keras_gahb.data.split import Split, disjoint_subsets
 from keras_gahb.data.tfds_sources import CELEBA_CROP, tfds_dataset, tfds_images
@@ -46,6 +46,7 @@ __all__ = [
     "render_discs",
     "resize_images",
     "sample_sigmas",
+    "save_examples",
     "save_image_grid",
     "sinusoid_images",
     "tfds_dataset",

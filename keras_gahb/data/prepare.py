@@ -168,6 +168,20 @@ def save_image_grid(images, path, columns=None, padding=1):
     return path
 
 
+def save_examples(out, name, n=16, size=32, seed=0, channels=1, columns=None, **options):
+    """Write a PNG grid of `get_images(name, n, size, seed, channels, **options)` to `out`.
+
+    Example:
+
+    >>> keras_gahb.data.save_examples("discs.png", "discs", n=16, size=32)
+    """
+    from keras_gahb.data.registry import get_images
+
+    images = get_images(name, n, size, seed=seed, channels=channels, **options)
+    save_image_grid(images, out, columns=columns)
+    return images
+
+
 def _verify(path, manifest):
     for shard in manifest["shards"]:
         file = os.path.join(path, shard["file"])
