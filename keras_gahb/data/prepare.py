@@ -50,7 +50,6 @@ def prepare_dataset(out, name, n, size, seed=0, channels=1, shard_size=10_000,
         "options": options, "deduplicate": deduplicate, "shard_size": shard_size,
     }
     config = json.loads(json.dumps(config, default=_jsonable))  # as it will read back
-    os.makedirs(out, exist_ok=True)
     manifest_path = os.path.join(out, MANIFEST)
     if os.path.exists(manifest_path):
         manifest = read_json(manifest_path)
@@ -68,6 +67,7 @@ def prepare_dataset(out, name, n, size, seed=0, channels=1, shard_size=10_000,
         index = remove_near_duplicates(images, threshold=float(deduplicate), verbose=verbose)
         images = images[index]
     count = len(images)
+    os.makedirs(out, exist_ok=True)
     num_shards = max(1, -(-count // shard_size))
     state_path = os.path.join(out, _STATE)
     state = read_json(state_path) if os.path.exists(state_path) else {}

@@ -80,7 +80,8 @@ def test_cli_list_prepare_show(tmp_path):
       "data_dir=/nonexistent"], "download_and_prepare"),
     (["data", "show", "discs", "-o", "oops", "--out", "x.png"], "KEY=VALUE"),
 ])
-def test_cli_bad_input_gives_a_clear_error(args, message, tmp_path):
+def test_cli_bad_input_gives_a_clear_error(args, message, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
     result = CliRunner().invoke(gahb, args)
     assert result.exit_code != 0
     assert isinstance(result.exception, SystemExit)
