@@ -51,11 +51,21 @@ def counter_normal(seed, indices, step, image_shape):
     indices = [int(i) for i in indices]
     image_shape = tuple(int(s) for s in image_shape)
     out = np.empty((len(indices),) + image_shape, dtype=np.float32)
+    # One generator per call, re-keyed per image: identical to building
+    # Philox(key=seed * 2**64 + index, counter=step * 2**64), about 2x faster.
+    bit_generator = np.random.Philox(key=0)
+    generator = np.random.Generator(bit_generator)
+    counter = np.array([0, int(step), 0, 0], dtype=np.uint64)
     for row, index in enumerate(indices):
         if index < 0:
             raise ValueError(f"Image indices must be non-negative, got {index}.")
-        generator = np.random.Generator(
-            np.random.Philox(key=seed * _WORD + index, counter=int(step) * _WORD)
-        )
+        bit_generator.state = {
+            "bit_generator": "Philox",
+            "state": {"counter": counter.copy(), "key": np.array([index, seed], np.uint64)},
+            "buffer": np.zeros(4, np.uint64),
+            "buffer_pos": 4,
+            "has_uint32": 0,
+            "uinteger": 0,
+        }
         out[row] = generator.standard_normal(image_shape, dtype=np.float32)
     return out

@@ -11,7 +11,7 @@ from keras_gahb.sampling import plots
 from keras_gahb.sampling.compressive_sensing import CompressiveSensing
 from keras_gahb.sampling.inpainting import Inpainting
 from keras_gahb.sampling.random_pixels import RandomPixels
-from keras_gahb.sampling.sampler import sample
+from keras_gahb.sampling.sampler import check_step_arguments, sample
 from keras_gahb.sampling.super_resolution import SuperResolution
 from keras_gahb.utils import atomic_write_json, save_npz_atomic
 
@@ -69,6 +69,9 @@ def run_sampling(
 
     >>> keras_gahb.sampling.run_sampling("out/samples", "model.keras", num=4, size=16)
     """
+    check_step_arguments(*(sampler_kwargs.get(name, default) for name, default in (
+        ("h0", 0.01), ("beta", 0.1), ("sigma0", 1.0), ("sigma_final", 0.01),
+        ("divergence_sigma", 2.0))))
     denoiser, model_name = _load(model)
     channels = _channels(denoiser)
     operator = measurements = clean = None

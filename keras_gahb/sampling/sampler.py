@@ -117,7 +117,7 @@ def sample(
     shape = _check_shape(shape)
     seed = check_seed(seed)
     num, image_shape = shape[0], shape[1:]
-    h0, beta, sigma0, sigma_final, divergence_sigma = _check_floats(
+    h0, beta, sigma0, sigma_final, divergence_sigma = check_step_arguments(
         h0, beta, sigma0, sigma_final, divergence_sigma
     )
     max_steps = _check_int("max_steps", max_steps, minimum=1)
@@ -155,7 +155,7 @@ def sample(
     for start in range(0, num, batch_size):
         indices = np.arange(start, min(num, start + batch_size))
         chunk = _run_batch(
-            step, denoise, state, indices, image_shape, seed, h0, beta, sigma0, mean,
+            step, state, indices, image_shape, seed, h0, beta, sigma0, mean,
             max_steps, snapshot_every, operator,
             None if backprojected is None else backprojected[indices], verbose,
         )
@@ -241,7 +241,9 @@ def _make_step(denoise, operator, sigma_final, divergence_sigma):
     ops = keras.ops
 
     def step(state, x, final, active, noise, h, gamma_scale, last, backprojected):
-        d = denoise(state, x) - x
+        denoised = denoise(state, x)
+        _check_denoiser_output(denoised, x)  # at trace time when compiled
+        d = denoised - x
         if operator is not None:
             d = d - operator.project(d) + backprojected - operator.project(x)
         sigma = ops.sqrt(ops.mean(ops.square(d), axis=(1, 2, 3)))
@@ -258,7 +260,7 @@ def _make_step(denoise, operator, sigma_final, divergence_sigma):
     return step
 
 
-def _run_batch(step, denoise, state, indices, image_shape, seed, h0, beta, sigma0, mean,
+def _run_batch(step, state, indices, image_shape, seed, h0, beta, sigma0, mean,
                max_steps, snapshot_every, operator, backprojected, verbose):
     n = len(indices)
     x0 = sigma0 * counter_normal(seed, indices, 0, image_shape)
@@ -270,7 +272,6 @@ def _run_batch(step, denoise, state, indices, image_shape, seed, h0, beta, sigma
         unmeasured = mean_image - keras.ops.convert_to_numpy(operator.project(mean_image))
         x0 += unmeasured + backprojected
     x0 = x0.astype(np.float32)
-    _check_denoiser_output(denoise, state, x0[:1])
 
     to_tensor = keras.ops.convert_to_tensor
     x = to_tensor(x0)
@@ -338,9 +339,9 @@ def _merge_snapshots(chunks, snapshot_every):
     return np.stack(rows), snapshot_steps
 
 
-def _check_denoiser_output(denoise, state, x):
-    out = denoise(state, keras.ops.convert_to_tensor(x))
-    if tuple(out.shape) != tuple(x.shape):
+def _check_denoiser_output(out, x):
+    known = [(a, b) for a, b in zip(tuple(out.shape), tuple(x.shape)) if None not in (a, b)]
+    if len(out.shape) != len(x.shape) or any(a != b for a, b in known):
         raise ValueError(
             f"The denoiser returned shape {tuple(out.shape)} for an input of shape "
             f"{tuple(x.shape)}; it must return denoised images of the input's shape. Check "
@@ -363,7 +364,7 @@ def _check_shape(shape):
     return shape
 
 
-def _check_floats(h0, beta, sigma0, sigma_final, divergence_sigma):
+def check_step_arguments(h0, beta, sigma0, sigma_final, divergence_sigma):
     values = {"h0": h0, "beta": beta, "sigma0": sigma0, "sigma_final": sigma_final,
               "divergence_sigma": divergence_sigma}
     for name, value in values.items():
