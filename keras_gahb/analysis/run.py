@@ -1,0 +1,271 @@
+"""What `gahb analyze` runs: each function loads inputs, computes, writes JSON + PNG, returns a summary."""
+
+import os
+
+import keras
+import matplotlib.image
+import numpy as np
+
+import keras_gahb.models  # noqa: F401  (registers the denoiser classes for load_model)
+from keras_gahb.analysis import figures
+from keras_gahb.analysis.eigen_analysis import EigenAnalysis, eigen_analysis
+from keras_gahb.analysis.matrix_free import hutchinson_trace, top_eigenpairs
+from keras_gahb.analysis.measures import (
+    check_sigmas,
+    cosine_similarity,
+    denoise,
+    memorization_ratio,
+    mse_curve,
+    mse_slope,
+    nearest_neighbors,
+    psnr_curve,
+    train_test_gap,
+)
+from keras_gahb.utils import atomic_write_json
+
+
+def analyze_jacobian(out_dir, model, image, sigma, seed=0, method="full", top_k=64, tol=1e-5,
+                     chunk_size=None, max_memory_gb=4.0, size=None, num_probes=64, verbose=1):
+    """Jacobian eigen-analysis of MODEL at IMAGE + sigma z; writes eigen.json/.npz and fig2.png.
+
+    Args:
+        out_dir: output folder.
+        model: a .keras file, a preset name (random weights) or a denoiser.
+        image: an image file (.png/.npy/.npz), a dataset name of
+            `keras_gahb.data.get_images` (its first image) or an array (H, W, C).
+        sigma: noise level.
+        method: "full" (whole Jacobian + eigh), "block" or "lanczos" (top_k
+            eigenpairs matrix-free, tr J by Hutchinson). Default "full".
+        size: image side when `image` is a dataset name.
+    """
+    denoiser, name = load_denoiser(model)
+    channels = _channels(denoiser)
+    x = load_images(image, num=1, size=size, seed=seed, channels=channels)[0]
+    if method == "full":
+        result = eigen_analysis(denoiser, x, sigma=sigma, seed=seed, chunk_size=chunk_size,
+                                max_memory_gb=max_memory_gb, verbose=verbose)
+        summary = result.summary()
+    elif method in ("block", "lanczos"):
+        noisy = x + np.float32(sigma) * np.random.default_rng(seed).standard_normal(x.shape).astype(np.float32)
+        top = top_eigenpairs(denoiser, noisy, k=top_k, method=method, tol=tol, seed=seed,
+                             verbose=verbose)
+        trace = hutchinson_trace(denoiser, noisy, num_probes=num_probes, seed=seed)
+        denoised = denoise(denoiser, noisy[None])[0]
+        result = EigenAnalysis(x, noisy, denoised, sigma, top["eigenvalues"], top["eigenvectors"],
+                               trace["trace"], np.nan, np.nan)
+        summary = result.summary()
+        summary.update(
+            effective_dimensionality_standard_error=trace["standard_error"],
+            method=method, products=top["products"], converged=top["converged"],
+            max_residual=float(np.max(top["residuals"])), seconds=top["seconds"],
+            bias_free_error=None, asymmetry=None, sum_of_eigenvalues=None,
+        )
+    else:
+        raise ValueError(f"Unknown method '{method}'. Use 'full', 'block' or 'lanczos'.")
+    summary["model"] = name
+    result.save(out_dir)
+    atomic_write_json(os.path.join(out_dir, "eigen.json"), summary)
+    figures.fig2_layout(os.path.join(out_dir, "fig2.png"), result,
+                        num_vectors=min(12, len(result.eigenvalues)))
+    return summary
+
+
+def analyze_psnr(out_dir, models, train=None, test=None, sigmas=(0.02, 0.05, 0.1, 0.2, 0.4),
+                 num=64, size=None, seed=0, batch_size=32):
+    """Output vs input PSNR on train and test images for one or more models; psnr.json + psnr.png.
+
+    Args:
+        models: {label: model} (label e.g. the training-set size N).
+        train, test: image sources (files or dataset names); at least one.
+    """
+    if train is None and test is None:
+        raise ValueError("Pass --train and/or --test images.")
+    sigmas = check_sigmas(sigmas)
+    results, curves = {}, {}
+    for label, model in models.items():
+        denoiser, name = load_denoiser(model)
+        channels = _channels(denoiser)
+        entry, pair = {"model": name}, {}
+        for split, source in (("train", train), ("test", test)):
+            if source is None:
+                continue
+            images = load_images(source, num=num, size=size, seed=seed, channels=channels)
+            pair[split] = psnr_curve(denoiser, images, sigmas, seed=seed, batch_size=batch_size)
+            entry[split] = {k: v for k, v in pair[split].items() if k != "mse"}
+        if len(pair) == 2:
+            entry["train_test_gap"] = train_test_gap(pair["train"], pair["test"])
+        results[str(label)], curves[str(label)] = entry, pair
+    atomic_write_json(os.path.join(out_dir, "psnr.json"), results)
+    figures.psnr_curves_figure(os.path.join(out_dir, "psnr.png"), curves)
+    return results
+
+
+def analyze_slope(out_dir, model, images, sigma_min=0.01, sigma_max=0.2, num_sigmas=8, num=64,
+                  size=None, seed=0, batch_size=32):
+    """Slope of log MSE vs log sigma^2 with a bootstrap CI; slope.json + slope.png."""
+    if not 0 < sigma_min < sigma_max:
+        raise ValueError(f"Need 0 < sigma_min < sigma_max; got {sigma_min}, {sigma_max}.")
+    if num_sigmas < 3:
+        raise ValueError("num_sigmas must be at least 3.")
+    denoiser, name = load_denoiser(model)
+    x = load_images(images, num=num, size=size, seed=seed, channels=_channels(denoiser))
+    sigmas = np.geomspace(sigma_min, sigma_max, num_sigmas)
+    mse = mse_curve(denoiser, x, sigmas, seed=seed, batch_size=batch_size)
+    fit = mse_slope(sigmas, mse, seed=seed)
+    summary = {"model": name, "num_images": len(x), "sigmas": sigmas, "mse": mse.mean(axis=0), **fit}
+    atomic_write_json(os.path.join(out_dir, "slope.json"), summary)
+    figures.mse_slope_figure(os.path.join(out_dir, "slope.png"), sigmas, {name: mse.mean(axis=0)},
+                             {name: fit})
+    return summary
+
+
+def analyze_similarity(out_dir, samples, train, compare=None, metric="correlation", threshold=1 / 3,
+                       size=None):
+    """Nearest training images, cosine similarities and memorization ratio of samples.
+
+    Writes similarity.json, similarity.png (histograms) and nearest.png (sample
+    next to its closest training image; with `compare`, the Fig 1 layout).
+
+    Args:
+        samples: samples file (.npz from `gahb sample` with key "images", or .npy).
+        train: the training images of the model that made `samples` (file or dataset name).
+        compare: optional samples of a second model from the same seeds
+            (.npz key "images", or the "images_compare" key of `samples`).
+    """
+    x = load_images(samples, num=None, size=size, seed=0, channels=None)
+    t = load_images(train, num=None, size=x.shape[1], seed=0, channels=x.shape[-1])
+    nn = nearest_neighbors(x, t, metric=metric, k=1)
+    nearest = t[nn["indices"][:, 0]]
+    summary = {
+        "num_samples": len(x),
+        "num_train": len(t),
+        "metric": metric,
+        "nearest_indices": nn["indices"][:, 0],
+        "nearest_similarity": nn["scores"][:, 0],
+        "mean_nearest_similarity": float(np.mean(nn["scores"][:, 0])),
+        "cosine_to_nearest": cosine_similarity(x, nearest),
+    }
+    if len(t) >= 2:
+        memo = memorization_ratio(x, t, threshold=threshold)
+        summary.update(memorization_ratio=memo["ratio"], distance_ratios=memo["distance_ratios"])
+    series = {"sample vs closest train": summary["cosine_to_nearest"]}
+    if compare is None and _npz_has(samples, "images_compare"):
+        compare = (samples, "images_compare")
+    rows = []
+    if compare is not None:
+        other = load_images(compare, num=None, size=x.shape[1], seed=0, channels=x.shape[-1])
+        if other.shape != x.shape:
+            raise ValueError(f"The compared samples have shape {other.shape}, not {x.shape}.")
+        pair = cosine_similarity(x, other)
+        summary.update(cosine_between_models=pair, mean_cosine_between_models=float(pair.mean()),
+                       mean_correlation_between_models=float(
+                           cosine_similarity(x, other, mean_removed=True).mean()))
+        series["S1 vs S2 samples"] = pair
+        other_nearest = t[nearest_neighbors(other, t, metric=metric)["indices"][:, 0]]
+        rows = [{"n": len(t), "images": [nearest[i], x[i], other[i], other_nearest[i]],
+                 "similarity": float(pair[i])} for i in range(min(4, len(x)))]
+    else:
+        rows = [{"n": len(t), "images": [nearest[i], x[i], x[i], nearest[i]]} for i in range(min(4, len(x)))]
+    atomic_write_json(os.path.join(out_dir, "similarity.json"), summary)
+    figures.similarity_histograms(os.path.join(out_dir, "similarity.png"), {len(t): series})
+    figures.fig1_layout(os.path.join(out_dir, "nearest.png"), rows)
+    return summary
+
+
+def load_denoiser(model):
+    """A denoiser from a .keras path, a preset name (random weights) or an object; with its name."""
+    if isinstance(model, (str, os.PathLike)):
+        path = os.fspath(model)
+        if os.path.exists(path):
+            if not path.endswith(".keras"):
+                raise ValueError(f"Expected a .keras model file, got {path}.")
+            return keras.saving.load_model(path), path
+        if path in keras_gahb.models.PRESETS:
+            return keras_gahb.models.from_preset(path), f"{path} (random weights)"
+        raise FileNotFoundError(
+            f"Model not found: {path}. Pass a .keras file or a preset name "
+            f"({', '.join(sorted(keras_gahb.models.PRESETS))})."
+        )
+    if not callable(model):
+        raise ValueError(f"The model must be a .keras path or a callable, got {type(model).__name__}.")
+    return model, getattr(model, "name", type(model).__name__)
+
+
+def load_images(source, num=None, size=None, seed=0, channels=1):
+    """Images (n, H, W, C) float32 from a file (.npy, .npz, .png), a dataset name, or an array.
+
+    A `(path, key)` tuple picks an array of an .npz file; otherwise an .npz
+    file's "images" array (or its only array) is used. `num` keeps the first
+    num images; `channels` converts gray <-> RGB (None keeps them).
+    """
+    key = None
+    if isinstance(source, tuple):
+        source, key = source
+    if isinstance(source, (str, os.PathLike)):
+        path = os.fspath(source)
+        if os.path.exists(path):
+            array = _read(path, key)
+        elif os.path.splitext(path)[1].lower() in (".npy", ".npz", ".png"):
+            raise FileNotFoundError(f"Image file not found: {path}")
+        else:
+            from keras_gahb.data import get_images
+
+            if num is None:
+                raise ValueError(f"Pass a number of images to draw from dataset '{path}'.")
+            if size is None:
+                raise ValueError(f"Pass an image size to draw from dataset '{path}' (e.g. --size 40).")
+            array = get_images(path, num, size, seed=seed, channels=channels or 1)
+    else:
+        array = np.asarray(source)
+    array = np.asarray(array, np.float32)
+    if array.ndim == 2:
+        array = array[None, ..., None]
+    elif array.ndim == 3:
+        array = array[None] if array.shape[-1] in (1, 3) else array[..., None]
+    if array.ndim != 4:
+        raise ValueError(f"Images must be (n, H, W, C), (H, W, C) or (H, W); got shape {array.shape}.")
+    if channels is not None and array.shape[-1] != channels:
+        if channels == 1 and array.shape[-1] in (3, 4):
+            array = array[..., :3].mean(axis=-1, keepdims=True)
+        elif channels == 3 and array.shape[-1] == 1:
+            array = np.repeat(array, 3, axis=-1)
+        else:
+            raise ValueError(f"The images have {array.shape[-1]} channels; the model needs {channels}.")
+    if not np.all(np.isfinite(array)):
+        raise ValueError("The images contain non-finite values.")
+    return array[:num] if num is not None else array
+
+
+def _read(path, key):
+    lower = path.lower()
+    if lower.endswith(".npy"):
+        return np.load(path)
+    if lower.endswith(".npz"):
+        with np.load(path) as data:
+            if key is None:
+                key = "images" if "images" in data.files else (data.files[0] if len(data.files) == 1 else None)
+            if key not in data.files:
+                raise ValueError(f"{path} has arrays {data.files}; expected an 'images' array.")
+            return data[key]
+    if lower.endswith(".png"):
+        return matplotlib.image.imread(path)
+    raise ValueError(f"Images must be .npy, .npz or .png files, got {path}.")
+
+
+def _npz_has(source, key):
+    if not isinstance(source, (str, os.PathLike)) or not os.fspath(source).endswith(".npz"):
+        return False
+    if not os.path.exists(source):
+        return False
+    with np.load(source) as data:
+        return key in data.files
+
+
+def _channels(denoiser):
+    channels = getattr(denoiser, "image_channels", None)
+    if channels is None and isinstance(denoiser, keras.Model):
+        try:
+            channels = denoiser.input_shape[-1]
+        except (AttributeError, ValueError):
+            channels = None
+    return int(channels or 1)
