@@ -1,0 +1,254 @@
+"""Training throughput of a denoiser preset: images/s, GFLOP/s and the ratio to a matmul peak.
+
+FLOPs are counted analytically from the convolutions (the only layers with
+non-negligible arithmetic; batch norm, ReLU, pooling and concatenation are
+O(1) per element and ignored):
+
+- Conv2D, k x k, Cin -> Cout, output H x W:  MACs = H W k^2 Cin Cout;
+- Conv2DTranspose, k x k stride k, input H x W:  MACs = H W k^2 Cin Cout;
+- one training step = forward + gradient w.r.t. the input + gradient w.r.t.
+  the kernel, each with the forward's MACs: FLOPs = 2 x 3 x forward MACs
+  per image (the usual convention; it counts the first layer's unneeded
+  input gradient, 0.01% of unet_rf90's work).
+
+The fp32 peak is the best of `repeats` timed N x N matrix products (backend
+matmul and NumPy), 2 N^3 FLOPs each. With `--precision mixed_bfloat16` the
+bfloat16 matmul peak of the backend is measured too.
+
+Usage (CPU as quiet as possible; check `uptime`):
+
+    python benchmarks/train_throughput.py --backend tensorflow --preset unet_rf90 \
+        --size 40 --batch 32
+    python benchmarks/train_throughput.py --precision mixed_bfloat16 --jit-compile on
+    python benchmarks/train_throughput.py --json results/throughput.json
+
+`--jit-compile auto` is Keras' default (XLA off for TensorFlow on CPU, on
+for JAX, off for torch).
+"""
+
+import os
+import sys
+import time
+
+import click
+
+_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@click.command()
+@click.option("--backend", type=click.Choice(["tensorflow", "jax", "torch"]), default=None,
+              help="Keras backend (default: $KERAS_BACKEND, else tensorflow).")
+@click.option("--preset", default="unet_rf90", show_default=True)
+@click.option("--size", default=40, show_default=True, type=click.IntRange(min=8))
+@click.option("--batch", default=32, show_default=True, type=click.IntRange(min=1))
+@click.option("--steps", default=30, show_default=True, type=click.IntRange(min=1),
+              help="Timed training steps (after the warm-up).")
+@click.option("--warmup", default=5, show_default=True, type=click.IntRange(min=1),
+              help="Untimed steps first (compilation, allocator warm-up).")
+@click.option("--precision", type=click.Choice(["float32", "mixed_bfloat16"]), default="float32",
+              show_default=True)
+@click.option("--jit-compile", "jit", type=click.Choice(["auto", "on", "off"]), default="auto",
+              show_default=True, help="XLA / jax.jit / torch.compile for the train step.")
+@click.option("--steps-per-execution", default=1, show_default=True, type=click.IntRange(min=1))
+@click.option("--threads", default=0, show_default=True, type=click.IntRange(min=0),
+              help="Intra-op threads (0: framework default, all cores).")
+@click.option("--peak-size", default=2048, show_default=True, type=click.IntRange(min=64),
+              help="Matrix side of the matmul peak measurement.")
+@click.option("--skip-peak", is_flag=True, help="Do not measure the matmul peak.")
+@click.option("--json", "json_path", default=None, help="Also write the results to this JSON file.")
+@click.option("--seed", default=0, show_default=True)
+def main(backend, preset, size, batch, steps, warmup, precision, jit, steps_per_execution,
+         threads, peak_size, skip_peak, json_path, seed):
+    """Measure training images/s of PRESET at SIZE x SIZE, batch BATCH, on one backend."""
+    if backend:
+        os.environ["KERAS_BACKEND"] = backend
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    if threads:
+        for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+            os.environ[name] = str(threads)
+    sys.path.insert(0, _ROOT)
+    results = run_benchmark(
+        preset=preset, size=size, batch=batch, steps=steps, warmup=warmup, precision=precision,
+        jit=jit, steps_per_execution=steps_per_execution, threads=threads,
+        peak_size=None if skip_peak else peak_size, seed=seed,
+    )
+    for key, value in results.items():
+        click.echo(f"{key:>24}: {value:.4g}" if isinstance(value, float) else f"{key:>24}: {value}")
+    if json_path:
+        from keras_gahb.utils import atomic_write_json
+
+        atomic_write_json(json_path, results)
+
+
+def run_benchmark(preset="unet_rf90", size=40, batch=32, steps=30, warmup=5, precision="float32",
+                  jit="auto", steps_per_execution=1, threads=0, peak_size=2048, seed=0):
+    """Train `steps` steps on random data and return a dict of measurements."""
+    import keras
+    import numpy as np
+
+    _set_threads(keras.backend.backend(), threads)
+    from keras_gahb import models
+
+    model = models.from_preset(preset, image_size=size, dtype=precision)
+    macs = forward_macs(model)
+    flops_per_image = 2 * 3 * macs
+    jit_compile = {"auto": "auto", "on": True, "off": False}[jit]
+    model.compile(optimizer=keras.optimizers.Adam(1e-4), loss="mse", jit_compile=jit_compile,
+                  steps_per_execution=steps_per_execution)
+
+    rng = np.random.default_rng(seed)
+    channels = model.image_channels
+    clean = rng.uniform(0, 1, size=(batch, size, size, channels)).astype("float32")
+    noisy = clean + rng.uniform(0, 1, size=(batch, 1, 1, 1)).astype("float32") * \
+        rng.standard_normal(clean.shape).astype("float32")
+    dataset = _repeat_dataset(noisy, clean)  # a factory: fit consumes its input
+
+    fit_options = {"epochs": 1, "verbose": 0, "shuffle": False}
+    model.fit(dataset(), steps_per_epoch=_round_up(warmup, steps_per_execution), **fit_options)
+    timed = _round_up(steps, steps_per_execution)
+    load_before = os.getloadavg()[0]
+    start = time.perf_counter()
+    history = model.fit(dataset(), steps_per_epoch=timed, **fit_options)
+    seconds = time.perf_counter() - start
+    if not np.isfinite(history.history["loss"][-1]):
+        raise RuntimeError("The training loss is not finite; the benchmark is invalid.")
+
+    images_per_second = timed * batch / seconds
+    results = {
+        "backend": keras.backend.backend(),
+        "preset": preset,
+        "size": size,
+        "batch": batch,
+        "precision": precision,
+        "jit_compile": str(model.jit_compile),
+        "steps_per_execution": steps_per_execution,
+        "threads": threads or os.cpu_count(),
+        "timed_steps": timed,
+        "seconds": seconds,
+        "images_per_second": images_per_second,
+        "forward_gmacs_per_image": macs / 1e9,
+        "train_gflop_per_image": flops_per_image / 1e9,
+        "achieved_gflops": images_per_second * flops_per_image / 1e9,
+        "load_average_1min_before": load_before,
+        "load_average_1min_after": os.getloadavg()[0],
+    }
+    if peak_size:
+        peak = matmul_peak_gflops(peak_size, "float32")
+        results["fp32_matmul_peak_gflops"] = peak
+        results["ratio_to_fp32_peak"] = results["achieved_gflops"] / peak
+        if precision == "mixed_bfloat16":
+            results["bf16_matmul_peak_gflops"] = matmul_peak_gflops(peak_size, "bfloat16")
+    return results
+
+
+def forward_macs(model):
+    """Multiply-accumulates of one image's forward pass through the convolutions."""
+    import keras
+
+    total = 0
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.Conv2DTranspose):
+            _, height, width, cin = layer.input.shape
+            kh, kw, cout, _ = layer.kernel.shape
+        elif isinstance(layer, keras.layers.Conv2D):
+            _, height, width, cout = layer.output.shape
+            kh, kw, cin, _ = layer.kernel.shape
+        else:
+            continue
+        if height is None or width is None:
+            raise ValueError("Build the model with a fixed image_size to count FLOPs.")
+        total += height * width * kh * kw * cin * cout
+    return int(total)
+
+
+def matmul_peak_gflops(n=2048, dtype="float32", repeats=5):
+    """Best GFLOP/s of an n x n matrix product (backend matmul; for float32 also NumPy)."""
+    import keras
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    a_np = rng.standard_normal((n, n)).astype("float32")
+    b_np = rng.standard_normal((n, n)).astype("float32")
+    a = keras.ops.convert_to_tensor(a_np, dtype=dtype)
+    b = keras.ops.convert_to_tensor(b_np, dtype=dtype)
+    matmul = _compiled_matmul()
+    best = float("inf")
+    for _ in range(repeats + 1):  # the first call compiles / warms up
+        start = time.perf_counter()
+        _block(matmul(a, b))
+        best = min(best, time.perf_counter() - start)
+    if dtype == "float32":
+        for _ in range(repeats):
+            start = time.perf_counter()
+            a_np @ b_np
+            best = min(best, time.perf_counter() - start)
+    return 2 * n**3 / best / 1e9
+
+
+# === Helpers ===
+
+
+def _set_threads(backend, threads):
+    if not threads:
+        return
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(1)
+    elif backend == "torch":
+        import torch
+
+        torch.set_num_threads(threads)
+
+
+def _compiled_matmul():
+    import keras
+
+    backend = keras.backend.backend()
+    if backend == "jax":
+        import jax
+
+        return jax.jit(keras.ops.matmul)
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        return tf.function(keras.ops.matmul)
+    return keras.ops.matmul
+
+
+def _block(x):
+    import keras
+
+    backend = keras.backend.backend()
+    if backend == "jax":
+        x.block_until_ready()
+    elif backend == "torch":
+        float(x[0, 0])
+    else:
+        keras.ops.convert_to_numpy(x[0, 0])
+
+
+def _repeat_dataset(noisy, clean):
+    """The same batch forever, already in memory (no input-pipeline cost)."""
+    import keras
+
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        return lambda: tf.data.Dataset.from_tensors((noisy, clean)).repeat()
+    batch = (keras.ops.convert_to_tensor(noisy), keras.ops.convert_to_tensor(clean))
+
+    def batches():
+        while True:
+            yield batch
+
+    return batches
+
+
+def _round_up(n, multiple):
+    return -(-n // multiple) * multiple
+
+
+if __name__ == "__main__":
+    main()
