@@ -1,0 +1,144 @@
+"""The configuration of `gahb reproduce`: one dataclass, with named scales."""
+
+import dataclasses
+
+#: The parts of the reproduction, in the order they run.
+PARTS = ("transition", "calpha", "discs", "gahb")
+
+# The paper's measured values (FACTS.md), shown next to ours in the report.
+PAPER_CALPHA_SLOPES = {1.0: 0.46, 2.0: 0.61, 3.0: 0.75, 5.0: 0.83}
+PAPER_DISC_EIGENVALUES = (1.177, 1.067, 1.004, 0.999, 0.945, 0.674, 0.552, 0.39, 0.304, 0.278)
+PAPER_FACE_EIGENVALUES = {5: 1.244, 17: 1.115, 41: 1.008, 101: 0.822, 197: 0.59, 245: 0.51}
+
+
+@dataclasses.dataclass
+class ReproductionConfig:
+    """Everything `gahb reproduce` does, at one scale.
+
+    Args:
+        scale: the name of the scale these values came from.
+        dataset: images of the memorization -> generalization sweep
+            (a `keras_gahb.data` name: "calpha", "discs", "faces", "celeba", ...).
+        dataset_options: options of that dataset (e.g. {"alpha": 2.0}).
+        image_size: image side in pixels.
+        preset: denoiser preset (`keras_gahb.models`).
+        model_overrides: constructor overrides of the preset (e.g. base_channels).
+        n_values: training-set sizes N; two models (S1, S2) are trained per N.
+        images_per_model: training images seen by every model, whatever its N
+            (the paper tiles each epoch to 250,000 images for 1,000 epochs).
+        epochs: epochs over which `images_per_model` is spread.
+        batch_size: training batch size.
+        learning_rate: peak Adam learning rate.
+        schedule: "cosine" (decayed to 0: low optimization noise) or "paper".
+        noise: training noise-level distribution ("quadratic" is the paper's).
+        test_size: held-out test images.
+        eval_sigmas: noise levels of the PSNR curves and model-variance measure.
+        variance_sigma_max: the model-variance claim is checked for sigma <= this.
+        num_samples: samples drawn from each model (same seeds for S1 and S2).
+        sampler: keyword arguments of `keras_gahb.sampling.sample`.
+        calpha_alphas: regularities of the C^alpha part.
+        calpha_n: training images of each C^alpha model.
+        calpha_images_per_model: training images seen by each C^alpha model.
+        slope_sigmas: noise levels of the log MSE vs log sigma^2 fits.
+        discs_n: training images of the disc model.
+        discs_images_per_model: training images seen by the disc model.
+        jacobian_sigma: noise level of the Jacobian eigen-analysis (paper: 0.04
+            for discs, 0.15 for faces).
+        gahb_sigma: noise level of the GAHB eigenvector figure.
+        seed: the master seed.
+        precision: "float32", "mixed_bfloat16" or "mixed_float16".
+    """
+
+    scale: str = "quick"
+    dataset: str = "calpha"
+    dataset_options: dict = dataclasses.field(default_factory=lambda: {"alpha": 2.0})
+    image_size: int = 16
+    preset: str = "unet_small"
+    model_overrides: dict = dataclasses.field(default_factory=dict)
+    n_values: tuple = (10, 100, 1000, 10000)
+    images_per_model: int = 128_000
+    epochs: int = 8
+    batch_size: int = 64
+    learning_rate: float = 1e-3
+    schedule: str = "cosine"
+    noise: str = "quadratic"
+    test_size: int = 256
+    eval_sigmas: tuple = (0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 1.0)
+    variance_sigma_max: float = 0.5
+    num_samples: int = 16
+    sampler: dict = dataclasses.field(
+        default_factory=lambda: {"h0": 0.01, "beta": 0.1, "sigma0": 1.0, "sigma_final": 0.05,
+                                 "max_steps": 2000}
+    )
+    calpha_alphas: tuple = (1.0, 2.0, 3.0, 5.0)
+    calpha_n: int = 10000
+    calpha_images_per_model: int = 64_000
+    slope_sigmas: tuple = (0.02, 0.04, 0.08, 0.16, 0.32)
+    discs_n: int = 10000
+    discs_images_per_model: int = 96_000
+    jacobian_sigma: float = 0.04
+    gahb_sigma: float = 0.15
+    seed: int = 0
+    precision: str = "float32"
+
+    def to_dict(self):
+        """A JSON-ready dict (tuples as lists)."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def fields(cls):
+        """The names of every option."""
+        return [f.name for f in dataclasses.fields(cls)]
+
+
+SCALES = {
+    # Seconds: for tests and CI only (numbers are not meaningful).
+    "tiny": dict(
+        image_size=8, preset="unet_tiny", n_values=(2, 16), images_per_model=256, epochs=1,
+        batch_size=32, test_size=16, eval_sigmas=(0.1, 0.3, 0.5), num_samples=4,
+        sampler={"h0": 0.2, "beta": 0.5, "sigma0": 1.0, "sigma_final": 0.2, "max_steps": 40},
+        calpha_alphas=(1.0, 3.0), calpha_n=64, calpha_images_per_model=256,
+        slope_sigmas=(0.05, 0.1, 0.2), discs_n=64, discs_images_per_model=256,
+        jacobian_sigma=0.1, gahb_sigma=0.1,
+    ),
+    # The default: minutes on a laptop CPU.
+    "quick": dict(),
+    # Hours on a CPU, minutes on a GPU.
+    "medium": dict(
+        image_size=32, n_values=(10, 100, 1000, 10000, 50000), images_per_model=1_000_000,
+        epochs=20, batch_size=128, test_size=512, num_samples=64,
+        calpha_images_per_model=400_000, discs_images_per_model=400_000, discs_n=50000,
+        calpha_n=50000,
+    ),
+    # The paper's configuration (GPU/TPU): CelebA 80x80, unet_rf90, N up to 1e5.
+    "paper": dict(
+        dataset="celeba", dataset_options={}, image_size=80, preset="unet_rf90",
+        n_values=(1, 10, 100, 1000, 10000, 100000), images_per_model=250_000_000,
+        epochs=1000, batch_size=512, schedule="paper", test_size=512, num_samples=64,
+        sampler={"h0": 0.01, "beta": 0.1, "sigma0": 1.0, "sigma_final": 0.01,
+                 "max_steps": 5000},
+        calpha_n=100000, calpha_images_per_model=25_000_000, slope_sigmas=(
+            0.01, 0.02, 0.04, 0.08, 0.16, 0.32),
+        discs_n=100000, discs_images_per_model=25_000_000, jacobian_sigma=0.04,
+    ),
+}
+
+
+def config_for_scale(scale="quick", **overrides):
+    """The `ReproductionConfig` of a named scale, with `overrides` applied.
+
+    Raises:
+        ValueError: unknown scale or unknown option (the message lists the
+            valid ones).
+    """
+    if scale not in SCALES:
+        raise ValueError(f"Unknown scale '{scale}'. Valid scales: {', '.join(SCALES)}.")
+    unknown = sorted(set(overrides) - set(ReproductionConfig.fields()))
+    if unknown:
+        raise ValueError(
+            f"Unknown reproduction option(s): {', '.join(unknown)}. Valid options: "
+            f"{', '.join(ReproductionConfig.fields())}."
+        )
+    values = dict(SCALES[scale])
+    values.update(overrides)
+    return ReproductionConfig(scale=scale, **values)
