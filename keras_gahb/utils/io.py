@@ -30,6 +30,7 @@ def atomic_path(path):
     os.close(fd)
     try:
         yield tmp
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
@@ -72,6 +73,12 @@ def save_model_atomic(model, path):
         raise ValueError(f"Model files must end in .keras, got {path}.")
     with atomic_path(path) as tmp:
         model.save(tmp)
+
+
+def _umask():
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def _to_builtin(value):
