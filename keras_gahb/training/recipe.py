@@ -207,11 +207,30 @@ def ema_weights(model):
     variables = model.trainable_variables
     saved = [keras.ops.convert_to_numpy(v.value) for v in variables]
     optimizer.finalize_variable_values(variables)
+    detach_weights(model)
     try:
         yield model
     finally:
         for variable, value in zip(variables, saved):
             variable.assign(value)
+
+
+def detach_weights(model):
+    """Give every trainable variable its own copy of its value.
+
+    On JAX, `optimizer.finalize_variable_values` (called by `model.fit` at its
+    end when the optimizer keeps an EMA) makes the model's weights share
+    buffers with the optimizer's averages; `model.predict` then donates (frees)
+    those buffers and a later `fit` or `save` fails with "Array has been
+    deleted". Call this after such a `fit` (harmless on every backend).
+
+    Example:
+
+    >>> model.fit(pairs, epochs=3)
+    >>> keras_gahb.training.detach_weights(model)
+    """
+    for variable in model.trainable_variables:
+        variable.assign(keras.ops.convert_to_numpy(variable.value))
 
 
 def current_learning_rate(optimizer):

@@ -133,7 +133,7 @@ def train(run_dir, train_images=None, test_images=None, callbacks=(), verbose=1,
         )
         checkpoint = RunCheckpoint(run_dir, state, psnr_callback=psnr,
                                    images_per_epoch=steps * config.batch_size
-                                   if drop_remainder else per_epoch)
+                                   if drop_remainder else per_epoch, replicas=replicas)
         log_dir = os.path.join(run_dir, "logs")
         built_in = [_TrainTimer(checkpoint), keras.callbacks.TerminateOnNaN(), psnr]
         if config.grid_images:
@@ -301,6 +301,7 @@ def _result(run_dir, state, resumed, already_finished=False):
         psnr_curves=curves,
         resumed=resumed,
         already_finished=already_finished,
+        replicas=int(state.get("replicas", 1)),
     )
 
 

@@ -41,6 +41,7 @@ class RunCheckpoint(keras.callbacks.Callback):
             Defaults to "test_psnr_mean".
         psnr_callback: optional `PSNRCallback` whose records are stored.
         images_per_epoch: images per epoch, for the logged throughput.
+        replicas: devices the batch is split over (recorded in the state).
 
     Example:
 
@@ -49,7 +50,7 @@ class RunCheckpoint(keras.callbacks.Callback):
     """
 
     def __init__(self, run_dir, state=None, monitor="test_psnr_mean", psnr_callback=None,
-                 images_per_epoch=None):
+                 images_per_epoch=None, replicas=1):
         super().__init__()
         self.run_dir = os.fspath(run_dir)
         state = state or {}
@@ -61,6 +62,7 @@ class RunCheckpoint(keras.callbacks.Callback):
         self.monitor = monitor
         self.psnr_callback = psnr_callback
         self.images_per_epoch = images_per_epoch
+        self.replicas = int(replicas)
         self.nonfinite_epoch = None
         self._begin = None
         self._train_seconds = None
@@ -110,6 +112,7 @@ class RunCheckpoint(keras.callbacks.Callback):
             "epoch": self.epoch,
             "checkpoint": self.checkpoint,
             "best": self.best,
+            "replicas": self.replicas,
             "history": self.rows,
             "psnr_records": self.records,
         }

@@ -23,6 +23,7 @@ class TrainResult:
         resumed: True if this call continued an interrupted run.
         already_finished: True if the run directory held this finished run
             and nothing was trained.
+        replicas: devices each batch was split over (strategy).
 
     Example:
 
@@ -41,6 +42,7 @@ class TrainResult:
     psnr_curves: dict
     resumed: bool = False
     already_finished: bool = False
+    replicas: int = 1
 
     def load_model(self, best=False):
         """Load model.keras (or model_best.keras) of this run."""
