@@ -1,7 +1,6 @@
 import json
 import os
 
-import keras
 import numpy as np
 import pytest
 from click.testing import CliRunner
@@ -12,13 +11,14 @@ from cli.main import gahb
 
 @pytest.fixture(scope="module")
 def models(tmp_path_factory):
+    """Two different tiny denoisers: a random unet_tiny and a copy with perturbed weights."""
     folder = tmp_path_factory.mktemp("models")
-    paths = []
-    for seed in (1, 2):
-        keras.utils.set_random_seed(seed)
-        path = os.path.join(folder, f"tiny{seed}.keras")
-        keras_gahb.models.from_preset("unet_tiny").save(path)
-        paths.append(path)
+    model = keras_gahb.models.from_preset("unet_tiny")
+    paths = [os.path.join(folder, "tiny1.keras"), os.path.join(folder, "tiny2.keras")]
+    model.save(paths[0])
+    rng = np.random.default_rng(0)
+    model.set_weights([w * rng.uniform(0.5, 1.5, size=w.shape) for w in model.get_weights()])
+    model.save(paths[1])
     return paths
 
 
