@@ -174,9 +174,10 @@ def _block_krylov(apply, dim, k, tol, block_size, max_products, rng, verbose):
                 converged = True
                 break
         previous = theta
-        if q.shape[1] + block > dim or sum(x.shape[1] for x in images) + block > max_products:
+        room = min(dim - q.shape[1], max_products - q.shape[1])
+        if room <= 0:
             break
-        w = images[-1]
+        w = images[-1][:, :room]
         for _ in range(2):  # full reorthogonalization, twice is enough
             w = w - q @ (q.T @ w)
         new, r = linalg.qr(w, mode="economic")

@@ -88,10 +88,12 @@ def psnr_curve(denoiser, images, sigmas, seed=0, batch_size=64):
     """
     sigmas = check_sigmas(sigmas)
     mse = mse_curve(denoiser, images, sigmas, seed=seed, batch_size=batch_size)
+    with np.errstate(divide="ignore"):  # a perfect (memorizing) denoiser has infinite PSNR
+        output_psnr = -10.0 * np.log10(mse.mean(axis=0))
     return {
         "sigmas": sigmas,
         "input_psnr": -10.0 * np.log10(sigmas**2),
-        "output_psnr": -10.0 * np.log10(mse.mean(axis=0)),
+        "output_psnr": output_psnr,
         "output_psnr_std": (-10.0 * np.log10(np.maximum(mse, 1e-30))).std(axis=0),
         "mse": mse,
     }
