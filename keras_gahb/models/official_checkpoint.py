@@ -315,7 +315,7 @@ def _bfcnn_spec(state, source):
         for key in state
         if (match := re.match(r"conv_layers\.(\d+)\.", key))
     }
-    num_layers = max(indices) + 1
+    num_layers = max(indices) + 1 if indices else 0
     if indices != set(range(num_layers)) or num_layers < 2:
         raise ValueError(
             f"{source}: BF-CNN convolutions must be numbered 0..L-1 with L >= 2; "

@@ -165,6 +165,12 @@ def test_bad_tensors_are_rejected_by_name(edit, words):
         assert word in str(info.value), (word, str(info.value))
 
 
+def test_unnumbered_bfcnn_layers_are_rejected():
+    state = {"conv_layers.weight": np.ones((4, 1, 3, 3), "float32")}
+    with pytest.raises(ValueError, match="numbered 0..L-1"):
+        load_official_checkpoint(state)
+
+
 class _Payload:
     def __reduce__(self):
         return (os.system, ("touch pwned_by_checkpoint",))
