@@ -90,8 +90,9 @@ def calpha_images(
         contour = np.clip(contour, 0.0, float(size)).astype(np.float32)
         # Filtered white noise, synthesised in Fourier: the rfft2 of 2-D white noise
         # is (up to the Hermitian-symmetric bins, which irfft2 handles) complex white noise.
-        spectrum = rng.standard_normal((2, m, size, size // 2 + 1, 2), dtype=np.float32)
-        spectrum = (spectrum[..., 0] + 1j * spectrum[..., 1]) * filter_2d
+        pairs = rng.standard_normal((2, m, size, size // 2 + 1, 2), dtype=np.float32)
+        spectrum = pairs.view(np.complex64)[..., 0]  # (real, imag) pairs, no copy
+        spectrum *= filter_2d
         backgrounds = scipy.fft.irfft2(spectrum, s=(size, size), workers=-1)
         low = backgrounds.min(axis=(2, 3), keepdims=True)
         high = backgrounds.max(axis=(2, 3), keepdims=True)
