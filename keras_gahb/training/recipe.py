@@ -161,7 +161,8 @@ def compile_denoiser(
         jit_compile: passed to `model.compile`. Defaults to "auto".
 
     Returns:
-        The model (compiled in place).
+        The model (compiled in place). With float16 layers (precision
+        "mixed_float16") the optimizer is a `keras.optimizers.LossScaleOptimizer`.
 
     Example:
 
@@ -179,8 +180,13 @@ def compile_denoiser(
         if steps_per_epoch is None or epochs is None:
             raise ValueError("ema_momentum='auto' needs steps_per_epoch and epochs.")
         ema_momentum = auto_ema_momentum(steps_per_epoch * epochs)
+    optimizer = denoiser_optimizer(lr, ema_momentum)
+    if _uses_float16(model):
+        # Keras wraps the optimizer only when the model's own policy is mixed_float16;
+        # the denoisers set the policy per layer, so wrap here.
+        optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
     model.compile(
-        optimizer=denoiser_optimizer(lr, ema_momentum),
+        optimizer=optimizer,
         loss="mean_squared_error",
         jit_compile=jit_compile,
     )
@@ -241,6 +247,15 @@ def current_learning_rate(optimizer):
 def steps_per_epoch(num_images, batch_size, images_per_epoch=None):
     """Optimizer steps in one epoch of `keras_gahb.data.noisy_pairs` (last batch kept)."""
     return math.ceil((images_per_epoch or num_images) / batch_size)
+
+
+def _uses_float16(model):
+    layers = model._flatten_layers() if hasattr(model, "_flatten_layers") else model.layers
+    return any(
+        getattr(layer, "dtype_policy", None) is not None
+        and layer.dtype_policy.compute_dtype == "float16"
+        for layer in layers
+    )
 
 
 def _positive_int(value, name):
