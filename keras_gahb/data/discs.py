@@ -1,4 +1,4 @@
-"""The disc manifold: images of one anti-aliased disc on a flat background (5 degrees of freedom)."""
+"""The disc manifold: one anti-aliased disc on a flat background (5 degrees of freedom)."""
 
 import numpy as np
 import scipy.special
@@ -28,7 +28,8 @@ def disc_images(
 
     with Phi the standard normal CDF: the disc's indicator blurred by a Gaussian
     of width s = edge_width pixels (anti-aliasing), so every image is a smooth
-    function of the 5 parameters and nearby images span a 5-D tangent space. The parameters are drawn uniformly:
+    function of the 5 parameters and nearby images span a 5-D tangent space.
+    The parameters are drawn uniformly:
     r in radius_range * size, the center so the disc lies inside the image, and
     the intensities so |f - b| >= min_contrast (which of the two is brighter is
     a fair coin).
