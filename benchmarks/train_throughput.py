@@ -236,7 +236,7 @@ def _block(x):
     elif backend == "torch":
         float(x[0, 0])
     else:
-        keras.ops.convert_to_numpy(x[0, 0])
+        keras.ops.convert_to_numpy(keras.ops.cast(x[0, 0], "float32"))
 
 
 def _repeat_dataset(noisy, clean):

@@ -185,7 +185,7 @@ def test_reading_never_executes_code_from_the_file(tmp_path, monkeypatch):
         load_official_checkpoint(path)
     assert not os.path.exists(os.path.join(tmp_path, "pwned_by_checkpoint"))
     with open(path, "wb") as f:  # legacy plain pickle, no zip container
-        pickle.dump({"a": _Payload()}, f)
+        pickle.dump({"a": _Payload()}, f, protocol=2)
     with pytest.raises(ValueError):
         load_official_checkpoint(path)
     assert not os.path.exists(os.path.join(tmp_path, "pwned_by_checkpoint"))
