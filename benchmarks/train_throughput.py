@@ -87,8 +87,10 @@ def run_benchmark(preset="unet_rf90", size=40, batch=32, steps=30, warmup=5, pre
     """Train `steps` steps on random data and return a dict of measurements.
 
     `images_per_second` is over all timed steps; `best_window_images_per_second`
-    is the best over any `window` consecutive steps, a better estimate of the
-    quiet-machine speed when other processes share the CPU.
+    is the best over any `window` consecutive steps, and `images_per_cpu_second`
+    divides by the CPU time this process got (times the core count, an upper
+    estimate of the quiet-machine speed when other processes share the CPU;
+    `cpu_share` is the fraction of the cores it got).
     """
     import keras
     import numpy as np
@@ -115,9 +117,10 @@ def run_benchmark(preset="unet_rf90", size=40, batch=32, steps=30, warmup=5, pre
     timed = _round_up(steps, steps_per_execution)
     clock = _step_clock()
     load_before = os.getloadavg()[0]
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     history = model.fit(dataset(), steps_per_epoch=timed, callbacks=[clock], **fit_options)
     seconds = time.perf_counter() - start
+    cpu_seconds = time.process_time() - cpu_start
     if not np.isfinite(history.history["loss"][-1]):
         raise RuntimeError("The training loss is not finite; the benchmark is invalid.")
 
@@ -136,6 +139,9 @@ def run_benchmark(preset="unet_rf90", size=40, batch=32, steps=30, warmup=5, pre
         "images_per_second": images_per_second,
         "best_window_images_per_second": clock.best_rate(window, batch),
         "window_steps": window,
+        "cpu_seconds": cpu_seconds,
+        "images_per_cpu_second": timed * batch / cpu_seconds,
+        "cpu_share": cpu_seconds / seconds / (threads or os.cpu_count()),
         "forward_gmacs_per_image": macs / 1e9,
         "train_gflop_per_image": flops_per_image / 1e9,
         "achieved_gflops": images_per_second * flops_per_image / 1e9,
