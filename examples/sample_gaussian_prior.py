@@ -10,7 +10,8 @@ Run: python examples/sample_gaussian_prior.py   (about half a minute on a laptop
 import keras
 import numpy as np
 
-import keras_gahb.sampling as sampling
+import keras_gahb
+from keras_gahb import sampling
 
 
 class GaussianSubspaceDenoiser:
@@ -53,7 +54,7 @@ other = sampling.sample(denoiser_b, (8,) + shape, seed=0)
 first = sampling.sample(denoiser_a, (8,) + shape, seed=0)
 assert np.array_equal(first.initial, other.initial)
 print("cosine similarity A vs B (mean removed):",
-      np.round(sampling.cosine_similarity(first.images, other.images, mean_removed=True), 3))
+      np.round(keras_gahb.analysis.cosine_similarity(first.images, other.images, mean_removed=True), 3))
 
 # 3. Inpainting: a 6-dimensional prior is pinned down by the 192 known pixels.
 clean = 0.5 + (rng.standard_normal((1, 6)) * np.sqrt(lam)) @ basis_a.T

@@ -13,7 +13,7 @@ from keras_gahb.sampling.inpainting import Inpainting
 from keras_gahb.sampling.linear_measurement import LinearMeasurement
 from keras_gahb.sampling.noise import counter_normal
 from keras_gahb.sampling.random_pixels import RandomPixels
-from keras_gahb.sampling.run import TASKS, cosine_similarity, load_image, make_operator, run_sampling
+from keras_gahb.sampling.run import TASKS, load_image, make_operator, run_sampling
 from keras_gahb.sampling.sample_result import SampleResult
 from keras_gahb.sampling.sampler import noise_scale, sample, solve_inverse_problem, step_size
 from keras_gahb.sampling.super_resolution import SuperResolution
@@ -27,7 +27,6 @@ __all__ = [
     "SuperResolution",
     "TASKS",
     "compile_function",
-    "cosine_similarity",
     "counter_normal",
     "functional_denoiser",
     "load_image",

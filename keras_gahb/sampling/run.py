@@ -7,6 +7,7 @@ import matplotlib.image
 import numpy as np
 
 import keras_gahb.models  # noqa: F401  (registers the denoiser classes for load_model)
+from keras_gahb.analysis.measures import cosine_similarity
 from keras_gahb.sampling import plots
 from keras_gahb.sampling.compressive_sensing import CompressiveSensing
 from keras_gahb.sampling.inpainting import Inpainting
@@ -208,17 +209,6 @@ def load_image(image, channels=1):
             "Divide 8-bit images by 255."
         )
     return array
-
-
-def cosine_similarity(a, b, mean_removed=False):
-    """Per-image normalized inner product <a, b> / (||a|| ||b||) of two batches."""
-    a = np.asarray(a, np.float64).reshape(len(a), -1)
-    b = np.asarray(b, np.float64).reshape(len(b), -1)
-    if mean_removed:
-        a = a - a.mean(axis=1, keepdims=True)
-        b = b - b.mean(axis=1, keepdims=True)
-    norms = np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1)
-    return np.sum(a * b, axis=1) / np.maximum(norms, 1e-30)
 
 
 def _load(model):
