@@ -60,7 +60,7 @@ def fig2_layout(path, analysis, num_vectors=12, indices=None):
     indices = np.asarray(indices, int)
     cols = max(3, int(np.ceil(len(indices) / 2)))
     fig = plt.figure(figsize=(1.3 * max(cols, 6), 6.2))
-    grid = fig.add_gridspec(4, max(cols, 6), height_ratios=[1.2, 1.3, 1, 1], hspace=0.5)
+    grid = fig.add_gridspec(4, max(cols, 6), height_ratios=[1.2, 1.3, 1, 1], hspace=0.75)
     sigma = "" if analysis.sigma is None else f" (sigma = {analysis.sigma:g})"
     for c, (image, title) in enumerate(zip(
         (analysis.clean, analysis.noisy, analysis.denoised), ("clean x", f"noisy y{sigma}", "denoised f(y)")
@@ -97,7 +97,7 @@ def psnr_curves_figure(path, curves, title="Denoising performance"):
     """
     fig, ax = plt.subplots(figsize=(4.2, 3.4))
     low, high = np.inf, -np.inf
-    for i, (n, pair) in enumerate(sorted(curves.items(), key=lambda item: float(item[0]))):
+    for i, (n, pair) in enumerate(_ordered(curves)):
         for split, style in (("train", "-"), ("test", "--")):
             if split in pair:
                 x, y = np.asarray(pair[split]["input_psnr"]), np.asarray(pair[split]["output_psnr"])
@@ -171,7 +171,7 @@ def similarity_histograms(path, groups, bins=30, xlabel="cosine similarity"):
         raise ValueError("similarity_histograms needs at least one group.")
     fig, axes = plt.subplots(1, len(groups), figsize=(2.6 * len(groups), 2.4), squeeze=False,
                              sharex=True)
-    for ax, (n, series) in zip(axes[0], sorted(groups.items(), key=lambda item: float(item[0]))):
+    for ax, (n, series) in zip(axes[0], _ordered(groups)):
         for i, (label, values) in enumerate(series.items()):
             values = np.asarray(values, float)
             ax.hist(values, bins=np.linspace(min(0.0, values.min()), 1.0, bins + 1), alpha=0.6,
@@ -181,6 +181,14 @@ def similarity_histograms(path, groups, bins=30, xlabel="cosine similarity"):
         ax.tick_params(labelsize=7)
     axes[0, 0].legend(fontsize=6, frameon=False)
     return _save(fig, path)
+
+
+def _ordered(mapping):
+    """Items sorted by numeric key (N) when all keys are numbers, else in insertion order."""
+    try:
+        return sorted(mapping.items(), key=lambda item: float(item[0]))
+    except (TypeError, ValueError):
+        return list(mapping.items())
 
 
 def _show(ax, image, symmetric=False):

@@ -1,10 +1,18 @@
 """Backend-specific automatic differentiation of denoisers (TensorFlow, JAX, PyTorch).
 
 This is the only part of keras_gahb that dispatches on the Keras backend:
-Jacobian-vector products `jvp`, vector-Jacobian products `vjp`, products at
+compiled inference `forward`, Jacobian-vector products `jvp`, vector-Jacobian products `vjp`, products at
 one image `linearize`, and the full chunked `jacobian`.
 """
 
-from keras_gahb.backend.autodiff import auto_chunk_size, clear_cache, jacobian, jvp, linearize, vjp
+from keras_gahb.backend.autodiff import (
+    auto_chunk_size,
+    clear_cache,
+    forward,
+    jacobian,
+    jvp,
+    linearize,
+    vjp,
+)
 
-__all__ = ["auto_chunk_size", "clear_cache", "jacobian", "jvp", "linearize", "vjp"]
+__all__ = ["auto_chunk_size", "clear_cache", "forward", "jacobian", "jvp", "linearize", "vjp"]

@@ -30,6 +30,15 @@ import numpy as np
 _CACHE = weakref.WeakKeyDictionary()
 
 
+def forward(denoiser, y):
+    """f(y) for a batch (B, H, W, C) through the cached compiled function (float32 numpy).
+
+    Keras models run in inference mode (`training=False`).
+    """
+    y = _as_batch(y, "y")
+    return _numpy(_differentiator(denoiser).forward(y))
+
+
 def jvp(denoiser, y, v):
     """Jacobian-vector products J(y_b) v_b for a batch, with the outputs f(y_b).
 
