@@ -5,7 +5,7 @@ import pytest
 
 TINY = dict(
     dataset="faces", n=8, test_size=4, image_size=8, preset="unet_tiny", epochs=3,
-    batch_size=4, eval_sigmas=[0.1, 0.3], eval_train_size=4, grid_images=2,
+    batch_size=4, eval_sigmas=[0.1, 0.3], eval_train_size=4, grid_images=4,
 )
 
 

@@ -34,7 +34,13 @@ class _PoisonWeights(keras.callbacks.Callback):
 
 
 class _RecordModel(keras.callbacks.Callback):
-    """Keeps the trained model (self.model) for inspection."""
+    """Keeps the trained model (self.model) and the loss of the first batch (initial weights)."""
+
+    first_loss = None
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.first_loss is None:
+            self.first_loss = float(keras.ops.convert_to_numpy(logs["loss"]))
 
 
 def _read_csv(path):
@@ -79,7 +85,7 @@ def test_run_directory_contents(tmp_path, tiny_images):
     train_x, test_x = tiny_images
     run = str(tmp_path / "run")
     result = train(run, train_images=train_x, test_images=test_x, epochs=2, batch_size=4,
-                   preset="unet_tiny", eval_sigmas=[0.1, 0.3], grid_images=2, verbose=0)
+                   preset="unet_tiny", eval_sigmas=[0.1, 0.3], grid_images=4, verbose=0)
     for name in ("config.json", "model.keras", "model_best.keras", "history.csv",
                  "psnr_curves.json", "psnr_curves.png", "denoised_grid.png", "state.json"):
         assert os.path.exists(os.path.join(run, name)), name
@@ -122,7 +128,8 @@ def test_mixed_precision_trains_close_to_float32(tmp_path, tiny_images):
     train_x, test_x = tiny_images
     options = dict(train_images=train_x, test_images=test_x, epochs=1, batch_size=4,
                    preset="unet_tiny", eval_sigmas=[0.1], grid_images=0, verbose=0)
-    reference = train(str(tmp_path / "float32"), **options)
+    seen32 = _RecordModel()
+    train(str(tmp_path / "float32"), callbacks=[seen32], **options)
     for precision in ("mixed_float16", "mixed_bfloat16"):
         seen = _RecordModel()
         result = train(str(tmp_path / precision), precision=precision, callbacks=[seen],
@@ -132,6 +139,8 @@ def test_mixed_precision_trains_close_to_float32(tmp_path, tiny_images):
         assert compute == {precision[len("mixed_"):]}
         optimizer = type(seen.model.optimizer).__name__
         assert optimizer == ("LossScaleOptimizer" if precision == "mixed_float16" else "Adam")
-        # Same data, noise and initial weights: the first epoch's loss differs by rounding only.
-        assert result.metrics["loss"] == pytest.approx(reference.metrics["loss"], rel=0.05)
+        # Same first batch (data, noise) and initial weights: the loss differs by rounding only
+        # (bfloat16 keeps 8 bits of mantissa).
+        assert seen.first_loss == pytest.approx(seen32.first_loss, rel=0.03)
+        assert np.isfinite(result.metrics["loss"])
         assert np.isfinite(result.metrics["test_psnr_s0.1"])
