@@ -212,21 +212,24 @@ def nearest_neighbors(samples, train_images, metric="correlation", k=1, batch_si
         samples: (n, H, W, C).
         train_images: (N, H, W, C).
         metric: "correlation" (mean-removed cosine, the paper's choice),
-            "cosine", or "l2" (Euclidean distance). Default "correlation".
+            "cosine", "l2" (Euclidean distance), or "ray" (distance to the
+            nearest positive multiple of a training image,
+            min_{a >= 0} ||s - a x_i||: what a bias-free denoiser memorizes,
+            since it maps every a x_i to itself). Default "correlation".
         k: neighbours per sample. Default 1.
         batch_size: training images compared at once (bounds memory). Default 1024.
 
     Returns:
         dict with "indices" (n, k) and "scores" (n, k): similarities in
         decreasing order for correlation/cosine, distances in increasing order
-        for l2.
+        for l2 and ray.
 
     Example:
 
     >>> nn = keras_gahb.analysis.nearest_neighbors(samples, train, metric="l2", k=2)
     """
-    if metric not in ("correlation", "cosine", "l2"):
-        raise ValueError(f"Unknown metric '{metric}'. Use 'correlation', 'cosine' or 'l2'.")
+    if metric not in ("correlation", "cosine", "l2", "ray"):
+        raise ValueError(f"Unknown metric '{metric}'. Use 'correlation', 'cosine', 'l2' or 'ray'.")
     s, t = _flat(samples), _flat(train_images)
     if s.shape[1] != t.shape[1]:
         raise ValueError(
@@ -235,7 +238,8 @@ def nearest_neighbors(samples, train_images, metric="correlation", k=1, batch_si
     k = int(k)
     if not 1 <= k <= len(t):
         raise ValueError(f"k must be between 1 and the number of training images ({len(t)}); got {k}.")
-    if metric == "l2":
+    distance = metric in ("l2", "ray")
+    if distance:
         s_sq = np.sum(s**2, axis=1, keepdims=True)
     else:
         s = _normalize(s, metric == "correlation")
@@ -243,8 +247,13 @@ def nearest_neighbors(samples, train_images, metric="correlation", k=1, batch_si
     best_indices = np.zeros((len(s), 0), np.int64)
     for start in range(0, len(t), int(batch_size)):
         chunk = t[start : start + batch_size]
-        if metric == "l2":
-            d2 = s_sq - 2 * s @ chunk.T + np.sum(chunk**2, axis=1)[None]
+        if distance:
+            inner = s @ chunk.T
+            chunk_sq = np.sum(chunk**2, axis=1)[None]
+            if metric == "l2":
+                d2 = s_sq - 2 * inner + chunk_sq
+            else:  # ray: the best scale is a = max(<s, x>, 0) / ||x||^2
+                d2 = s_sq - np.maximum(inner, 0.0) ** 2 / np.maximum(chunk_sq, 1e-30)
             scores = np.sqrt(np.maximum(d2, 0.0))
             key = scores
         else:
@@ -253,18 +262,27 @@ def nearest_neighbors(samples, train_images, metric="correlation", k=1, batch_si
         indices = np.broadcast_to(np.arange(start, start + len(chunk)), scores.shape)
         all_scores = np.concatenate([best_scores, scores], axis=1)
         all_indices = np.concatenate([best_indices, indices], axis=1)
-        all_keys = np.concatenate([best_scores if metric == "l2" else -best_scores, key], axis=1)
+        all_keys = np.concatenate([best_scores if distance else -best_scores, key], axis=1)
         order = np.argsort(all_keys, axis=1, kind="stable")[:, :k]
         best_scores = np.take_along_axis(all_scores, order, axis=1)
         best_indices = np.take_along_axis(all_indices, order, axis=1)
     return {"indices": best_indices, "scores": best_scores}
 
 
-def memorization_ratio(samples, train_images, threshold=1.0 / 3.0, batch_size=1024):
+def memorization_ratio(samples, train_images, threshold=1.0 / 3.0, scale_invariant=False,
+                       batch_size=1024):
     """Share of samples that copy a training image (Gu et al. 2023).
 
     A sample counts as memorized when its L2 distance to the nearest training
     image is below `threshold` times the distance to the second nearest.
+
+    With `scale_invariant=True` the distance to x_i is the distance to the
+    ray of its positive multiples, min_{a >= 0} ||s - a x_i||. A bias-free
+    denoiser that memorizes x_i maps every a x_i to itself, so its samples are
+    copies up to a global scale; the sampler's injected noise random-walks
+    along that ray, by a relative amount that grows as images get smaller
+    (about 30% at 16x16 with the paper's beta = 0.1), which the plain rule
+    counts as "not a copy".
 
     Returns:
         dict: "ratio" (the share), "memorized" (n,) booleans, "distance_ratios"
@@ -276,7 +294,8 @@ def memorization_ratio(samples, train_images, threshold=1.0 / 3.0, batch_size=10
         raise ValueError("The memorization ratio needs at least 2 training images.")
     if not 0 < threshold <= 1:
         raise ValueError(f"threshold must be in (0, 1], got {threshold}.")
-    nn = nearest_neighbors(samples, train_images, metric="l2", k=2, batch_size=batch_size)
+    nn = nearest_neighbors(samples, train_images, metric="ray" if scale_invariant else "l2", k=2,
+                           batch_size=batch_size)
     d1, d2 = nn["scores"][:, 0], nn["scores"][:, 1]
     ratios = d1 / np.maximum(d2, 1e-30)
     memorized = ratios < threshold

@@ -95,8 +95,10 @@ def run_transition(config, run_dir, verbose=1):
                             for r, train in ((r1, s1), (r2, s2))]
         corr_train = np.concatenate([nn["scores"][:, 0] for nn in near["correlation"]])
         cos_train = np.concatenate([nn["scores"][:, 0] for nn in near["cosine"]])
-        memo = [analysis.memorization_ratio(r.images, train)["ratio"] if n >= 2 else np.nan
-                for r, train in ((r1, s1), (r2, s2))]
+        memo = [analysis.memorization_ratio(r.images, train, scale_invariant=True)["ratio"]
+                if n >= 2 else np.nan for r, train in ((r1, s1), (r2, s2))]
+        memo_l2 = [analysis.memorization_ratio(r.images, train)["ratio"] if n >= 2 else np.nan
+                   for r, train in ((r1, s1), (r2, s2))]
         per_n[n] = {
             "n": n,
             "psnr_gap_db": gap,
@@ -107,6 +109,7 @@ def run_transition(config, run_dir, verbose=1):
             "sample_correlation_to_closest_train": float(np.mean(corr_train)),
             "sample_cosine_to_closest_train": float(np.mean(cos_train)),
             "memorization_ratio": float(np.nanmean(memo)),
+            "memorization_ratio_plain_l2": float(np.nanmean(memo_l2)),
             "sampler_converged_fraction": float(
                 np.mean(np.concatenate([r1.converged, r2.converged]))
             ),
@@ -138,7 +141,8 @@ def _section(config, out, per_n, curves, fig1_rows):
     gaps = [per_n[n]["train_test_gap_db"] for n in ns]
     checks = [
         {
-            "claim": f"memorization at N={ns[0]}: memorization ratio (1/3 rule) >= {MEMORIZATION_TARGET}",
+            "claim": (f"memorization at N={ns[0]}: memorization ratio (1/3 rule, distance to the "
+                      f"nearest scaled training image) >= {MEMORIZATION_TARGET}"),
             "value": f"{small['memorization_ratio']:.2f}",
             "passed": bool(small["memorization_ratio"] >= MEMORIZATION_TARGET),
         },
@@ -176,6 +180,7 @@ def _section(config, out, per_n, curves, fig1_rows):
             per_n[n]["sample_correlation_to_closest_train"],
             per_n[n]["sample_cosine_to_closest_train"],
             per_n[n]["memorization_ratio"],
+            per_n[n]["memorization_ratio_plain_l2"],
             per_n[n]["sampler_converged_fraction"],
         ]
         for n in ns
@@ -207,6 +212,17 @@ def _section(config, out, per_n, curves, fig1_rows):
     return {
         "id": "transition",
         "title": "Memorization to generalization",
+        "paragraphs": [
+            f"Two denoisers per training-set size N, trained on disjoint sets S1 and S2 of "
+            f"{config.dataset} images, are compared on held-out images and through their samples "
+            "(same seeds: same initial image and same injected noise). A sample is memorized when "
+            "its distance to the nearest training image is below 1/3 of the distance to the second "
+            "nearest (Gu et al. 2023). A bias-free denoiser that memorizes x maps every multiple "
+            "a x to itself, so its samples are copies up to a global scale (the sampler's noise "
+            "random-walks along that ray, by about 30% at 16x16); the checked ratio therefore "
+            "measures the distance to the nearest scaled training image, and the plain L2 ratio is "
+            "reported beside it.",
+        ],
         "checks": checks,
         "numbers": {str(n): {k: v for k, v in per_n[n].items() if k != "similarities"}
                     for n in ns},
@@ -215,7 +231,8 @@ def _section(config, out, per_n, curves, fig1_rows):
             "header": ["N", f"train-test gap (dB, sigma={GAP_SIGMA})",
                        f"rel. model variance (sigma={GAP_SIGMA})", "S1-S2 sample corr.",
                        "S1-S2 sample cosine", "corr. to closest train", "cosine to closest train",
-                       "memorization ratio", "sampler converged"],
+                       "memorization ratio", "memorization ratio (plain L2)",
+                       "sampler converged"],
             "rows": table_rows,
         }],
         "figures": [

@@ -97,6 +97,30 @@ def test_memorization_ratio():
     np.testing.assert_array_equal(result["nearest"][:4], np.arange(4))
 
 
+def test_scale_invariant_memorization_ratio_counts_scaled_copies():
+    rng = np.random.default_rng(4)
+    train = rng.random((10, 8, 8, 1))
+    scaled = train[:4] * np.array([0.5, 0.8, 1.3, 2.0])[:, None, None, None]
+    fresh = rng.random((4, 8, 8, 1))
+    samples = np.concatenate([scaled, fresh])
+    plain = analysis.memorization_ratio(samples, train)
+    ray = analysis.memorization_ratio(samples, train, scale_invariant=True)
+    # Scaled copies are far from x_i in L2 but on the ray {a x_i}: distance 0.
+    assert not plain["memorized"][[0, 3]].any()
+    np.testing.assert_array_equal(ray["memorized"], [True] * 4 + [False] * 4)
+    np.testing.assert_array_equal(ray["nearest"][:4], np.arange(4))
+    # The ray distance equals min_a ||s - a x|| computed by brute force over a grid of a.
+    nn = analysis.nearest_neighbors(fresh, train, metric="ray", k=1)
+    grid = np.linspace(0, 3, 30001)
+    for s, index, score in zip(fresh, nn["indices"][:, 0], nn["scores"][:, 0]):
+        best = min(np.linalg.norm(s.ravel() - a * t.ravel()) for t in train
+                   for a in [max(float(s.ravel() @ t.ravel()) / float(t.ravel() @ t.ravel()), 0)])
+        brute = np.min(np.linalg.norm(s.ravel()[None] - grid[:, None] * train[index].ravel()[None],
+                                      axis=1))
+        np.testing.assert_allclose(score, best, rtol=1e-9)
+        np.testing.assert_allclose(score, brute, rtol=1e-6)
+
+
 def test_relative_model_variance():
     x = np.full((16, 16, 16, 1), 0.5, np.float32)
     same = analysis.relative_model_variance(lambda y: y, lambda y: y, x, [0.1], seed=0)
