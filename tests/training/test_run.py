@@ -1,6 +1,7 @@
 """End-to-end runs of keras_gahb.training.train: outputs, resume, config mismatch, NaN."""
 
 import csv
+import importlib.util
 import os
 
 import keras
@@ -84,8 +85,13 @@ def test_resume_after_interrupt_equals_uninterrupted_run(tmp_path, tiny_options)
 def test_run_directory_contents(tmp_path, tiny_images):
     train_x, test_x = tiny_images
     run = str(tmp_path / "run")
+    tensorboard = importlib.util.find_spec("tensorboard") is not None  # optional package
     result = train(run, train_images=train_x, test_images=test_x, epochs=2, batch_size=4,
-                   preset="unet_tiny", eval_sigmas=[0.1, 0.3], grid_images=4, verbose=0)
+                   preset="unet_tiny", eval_sigmas=[0.1, 0.3], grid_images=4, verbose=0,
+                   tensorboard=tensorboard)
+    if tensorboard:
+        for folder in ("train", "images"):  # scalars (with the PSNRs) and the grid images
+            assert os.listdir(os.path.join(run, "logs", folder)), folder
     for name in ("config.json", "model.keras", "model_best.keras", "history.csv",
                  "psnr_curves.json", "psnr_curves.png", "denoised_grid.png", "state.json"):
         assert os.path.exists(os.path.join(run, name)), name
