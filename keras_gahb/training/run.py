@@ -1,5 +1,6 @@
 """`train`: a resumable training run of a denoiser in a run directory (what `gahb train` calls)."""
 
+import dataclasses
 import hashlib
 import math
 import os
@@ -35,6 +36,8 @@ def train(run_dir, train_images=None, test_images=None, callbacks=(), verbose=1,
     epoch (weights, Adam state, EMA, noise stream and history), or returns at
     once when the run is finished. Different options in the same `run_dir`
     raise a ValueError; so does a non-finite loss (the last good model is kept).
+    The initial weights come from `keras.utils.set_random_seed(seed)` (which
+    also seeds Python's, NumPy's and TensorFlow's global generators).
 
     Files in `run_dir`: config.json (resolved options, data fingerprint,
     environment), split.json (indices of S1, S2 and test in the pool),
@@ -46,7 +49,8 @@ def train(run_dir, train_images=None, test_images=None, callbacks=(), verbose=1,
     Args:
         run_dir: output folder (created).
         train_images: optional float array (n, H, W, C) in [0, 1]; with it,
-            `dataset`, `n` and `split` are not used.
+            `dataset`, `n`, `split` and `test_size` are not used (config.json
+            records dataset "arrays" and the arrays' sizes and fingerprints).
         test_images: optional float array (m, H, W, C) in [0, 1]; needed with
             `train_images`.
         callbacks: extra Keras callbacks (run after the built-in ones).
@@ -74,6 +78,9 @@ def train(run_dir, train_images=None, test_images=None, callbacks=(), verbose=1,
     run_dir = os.fspath(run_dir)
     os.makedirs(run_dir, exist_ok=True)
     train_x, test_x, split_record = _load_data(config, train_images, test_images)
+    if split_record is None:  # the caller's arrays: record what was used
+        config = dataclasses.replace(config, dataset="arrays", dataset_options={},
+                                     n=len(train_x), test_size=len(test_x))
     record = {
         "config": config.to_dict(),
         "data": {"train": _fingerprint(train_x), "test": _fingerprint(test_x)},
@@ -135,7 +142,7 @@ def train(run_dir, train_images=None, test_images=None, callbacks=(), verbose=1,
                                    images_per_epoch=steps * config.batch_size
                                    if drop_remainder else per_epoch, replicas=replicas)
         log_dir = os.path.join(run_dir, "logs")
-        built_in = [_TrainTimer(checkpoint), keras.callbacks.TerminateOnNaN(), psnr]
+        built_in = [_TrainTimer(checkpoint), _NonFiniteGuard(), psnr]
         if config.grid_images:
             built_in.append(DenoisedGridCallback(
                 test_x[: config.grid_images], os.path.join(run_dir, "denoised_grid.png"),
@@ -180,6 +187,25 @@ class _TrainTimer(keras.callbacks.Callback):
         if logs and "loss" in logs:
             float(keras.ops.convert_to_numpy(logs["loss"]))  # wait for the last step
         self.checkpoint.mark_train_end()
+
+
+class _NonFiniteGuard(keras.callbacks.Callback):
+    """Stop training when the running loss is NaN or inf, looking every `every` steps.
+
+    Like `keras.callbacks.TerminateOnNaN`, but reading the loss (a device-to-host
+    sync) only every `every` steps keeps the asynchronous dispatch of the
+    backends; the end of every epoch is checked by `RunCheckpoint` anyway.
+    """
+
+    def __init__(self, every=25):
+        super().__init__()
+        self.every = every
+
+    def on_train_batch_end(self, batch, logs=None):
+        if (batch + 1) % self.every or not logs or "loss" not in logs:
+            return
+        if not np.isfinite(float(keras.ops.convert_to_numpy(logs["loss"]))):
+            self.model.stop_training = True
 
 
 def _check_tensorboard():
