@@ -4,19 +4,11 @@ import json
 
 import click
 
+from cli.common import parse_key_values
+
 
 def _parse_options(pairs):
-    """KEY=VALUE pairs -> dict; values are read as JSON when they parse (3, 0.5, [1, 2], true)."""
-    options = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise click.BadParameter(f"expected KEY=VALUE, got {pair!r}", param_hint="--option")
-        try:
-            options[key] = json.loads(value)
-        except json.JSONDecodeError:
-            options[key] = value
-    return options
+    return parse_key_values(pairs, "--option")
 
 
 _option = click.option(

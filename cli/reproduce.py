@@ -1,25 +1,12 @@
 """`gahb reproduce`: the paper's experiments end to end (the README's main job)."""
 
-import json
-
 import click
+
+from cli.common import parse_key_values
 
 # Kept in step with keras_gahb.experiments (tested), so `gahb --help` needs no Keras import.
 PART_NAMES = ("transition", "calpha", "discs", "gahb")
 SCALE_NAMES = ("tiny", "quick", "medium", "paper")
-
-
-def _parse_overrides(pairs):
-    overrides = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise click.BadParameter(f"expected KEY=VALUE, got {pair!r}", param_hint="--set")
-        try:
-            overrides[key] = json.loads(value)
-        except json.JSONDecodeError:
-            overrides[key] = value
-    return overrides
 
 
 @click.command("reproduce")
@@ -43,7 +30,7 @@ def command(part, scale, out, only, settings, quiet):
     out = out or f"gahb_runs/reproduce_{scale}"
     parts = None if part == "all" else [part]
     summary = reproduce(out, scale=scale, parts=parts, only=only, verbose=0 if quiet else 1,
-                        **_parse_overrides(settings))
+                        **parse_key_values(settings, "--set"))
     if only:
         click.echo(f"Trained {only} in {out}. Run without --only to gather the report.")
         return

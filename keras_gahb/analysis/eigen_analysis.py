@@ -1,12 +1,11 @@
 """Eigen-analysis of a denoiser's Jacobian at a noisy image: the adaptive (GAHB) basis."""
 
-import numbers
 
 import numpy as np
 
 from keras_gahb.analysis.jacobian import asymmetry, bias_free_error, jacobian, symmetric_eigh
 from keras_gahb.analysis.measures import denoise
-from keras_gahb.utils import atomic_write_json, save_npz_atomic
+from keras_gahb.utils import atomic_write_json, numpy_rng, save_npz_atomic
 
 
 class EigenAnalysis:
@@ -121,7 +120,7 @@ def eigen_analysis(denoiser, image, sigma=None, noisy=None, seed=0, chunk_size=N
             raise ValueError("Pass sigma (noise level to draw y = x + sigma z) or a noisy image.")
         if not (np.isfinite(sigma) and sigma >= 0):
             raise ValueError(f"sigma must be finite and >= 0; got {sigma}.")
-        noisy = clean + np.float32(sigma) * _rng(seed).standard_normal(clean.shape).astype(np.float32)
+        noisy = clean + np.float32(sigma) * numpy_rng(seed).standard_normal(clean.shape).astype(np.float32)
     noisy = np.asarray(noisy, np.float32).reshape(clean.shape)
     J = jacobian(denoiser, noisy[None], chunk_size=chunk_size, max_memory_gb=max_memory_gb,
                  verbose=verbose)
@@ -133,11 +132,3 @@ def eigen_analysis(denoiser, image, sigma=None, noisy=None, seed=0, chunk_size=N
         bias_free_error=bias_free_error(J, noisy[None], denoised)[0],
         asymmetry=asymmetry(J)[0], jacobian=J[0] if keep_jacobian else None,
     )
-
-
-def _rng(seed):
-    if isinstance(seed, np.random.Generator):
-        return seed
-    if seed is None or isinstance(seed, numbers.Integral):
-        return np.random.default_rng(seed)
-    raise ValueError(f"seed must be an int or a numpy Generator, got {seed!r}.")

@@ -5,10 +5,11 @@ eigh costs O(D^3); these functions only use products with J and J^T at the
 image, batched through `keras_gahb.backend.linearize`.
 """
 
-import numbers
 import time
 
 import numpy as np
+
+from keras_gahb.utils import numpy_rng
 from scipy import linalg
 from scipy.sparse import linalg as sparse_linalg
 
@@ -78,7 +79,7 @@ def top_eigenpairs(denoiser, image, k=64, method="block", tol=1e-5, block_size=N
         product = 0.5 * (jvp_fn(stack) + vjp_fn(stack))
         return product.reshape(columns.shape[1], dim).T.astype(np.float64)
 
-    rng = _rng(seed)
+    rng = numpy_rng(seed)
     if method == "lanczos":
         operator = sparse_linalg.LinearOperator(
             (dim, dim), matvec=lambda v: apply(np.reshape(v, (dim, 1)))[:, 0], dtype=np.float64
@@ -132,7 +133,7 @@ def hutchinson_trace(denoiser, image, num_probes=64, batch_size=16, seed=0):
         raise ValueError("hutchinson_trace needs num_probes >= 2 and batch_size >= 1.")
     _, _, vjp_fn = backend.linearize(denoiser, image)
     shape = np.asarray(image).shape[-3:]
-    rng = _rng(seed)
+    rng = numpy_rng(seed)
     samples = []
     for start in range(0, num_probes, batch_size):
         n = min(batch_size, num_probes - start)
@@ -191,12 +192,6 @@ def _block_krylov(apply, dim, k, tol, block_size, max_products, rng, verbose):
     return theta, vectors, residuals, converged
 
 
-def _rng(seed):
-    if isinstance(seed, np.random.Generator):
-        return seed
-    if seed is None or isinstance(seed, numbers.Integral):
-        return np.random.default_rng(seed)
-    raise ValueError(f"seed must be an int or a numpy Generator, got {seed!r}.")
 
 
 __all__ = ["hutchinson_trace", "top_eigenpairs"]

@@ -7,10 +7,11 @@ Reference: Kadkhodaie, Guth, Simoncelli, Mallat (2024), https://arxiv.org/abs/23
 Gu et al. (2023), "On memorization in diffusion models", https://arxiv.org/abs/2310.02664.
 """
 
-import numbers
 
 import keras
 import numpy as np
+
+from keras_gahb.utils import numpy_rng
 from scipy import stats
 
 from keras_gahb import backend
@@ -60,7 +61,7 @@ def mse_curve(denoiser, images, sigmas, seed=0, batch_size=64):
     """
     images = check_images(images)
     sigmas = check_sigmas(sigmas)
-    noise = _rng(seed).standard_normal(images.shape).astype(np.float32)
+    noise = numpy_rng(seed).standard_normal(images.shape).astype(np.float32)
     mse = np.empty((len(images), len(sigmas)))
     for j, sigma in enumerate(sigmas):
         denoised = denoise(denoiser, images + np.float32(sigma) * noise, batch_size)
@@ -166,7 +167,7 @@ def mse_slope(sigmas, mse, sigma_range=None, confidence=0.95, num_bootstrap=1000
     mean_curve = curve if curve.ndim == 1 else curve.mean(axis=0)
     fit = stats.linregress(x, np.log(mean_curve))
     if curve.ndim == 2 and len(curve) > 1:
-        rng = _rng(seed)
+        rng = numpy_rng(seed)
         slopes = np.empty(num_bootstrap)
         for b in range(num_bootstrap):
             pick = rng.integers(0, len(curve), len(curve))
@@ -319,7 +320,7 @@ def relative_model_variance(f1, f2, clean, sigmas, seed=0, batch_size=64):
     """
     clean = check_images(clean)
     sigmas = check_sigmas(sigmas)
-    noise = _rng(seed).standard_normal(clean.shape).astype(np.float32)
+    noise = numpy_rng(seed).standard_normal(clean.shape).astype(np.float32)
     ratios = np.empty(len(sigmas))
     for j, sigma in enumerate(sigmas):
         noisy = clean + np.float32(sigma) * noise
@@ -407,12 +408,6 @@ def _normalize(flat, mean_removed):
     return flat / np.maximum(np.linalg.norm(flat, axis=1, keepdims=True), 1e-30)
 
 
-def _rng(seed):
-    if isinstance(seed, np.random.Generator):
-        return seed
-    if seed is None or isinstance(seed, numbers.Integral):
-        return np.random.default_rng(seed)
-    raise ValueError(f"seed must be an int or a numpy Generator, got {seed!r}.")
 
 
 __all__ = [

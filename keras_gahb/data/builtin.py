@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from keras_gahb.data.noise import _rng
+from keras_gahb.utils import numpy_rng
 from keras_gahb.data.transforms import (
     check_channels,
     check_count,
@@ -84,7 +84,7 @@ def photo_patches(n, size=32, seed=0, channels=1, patch_size=None, photos=PHOTOS
         if min(photo.shape[:2]) < patch_size:
             raise ValueError(f"Photo {name!r} ({photo.shape[0]}x{photo.shape[1]}) is smaller "
                              f"than patch_size={patch_size}.")
-    rng = _rng(seed)
+    rng = numpy_rng(seed)
     which = rng.integers(len(loaded), size=n)
     out = np.empty((n, patch_size, patch_size, channels), np.float32)
     for i, k in enumerate(which):

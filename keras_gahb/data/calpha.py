@@ -3,7 +3,7 @@
 import numpy as np
 import scipy.fft
 
-from keras_gahb.data.noise import _rng
+from keras_gahb.utils import numpy_rng
 from keras_gahb.data.transforms import check_count, check_size
 
 
@@ -71,7 +71,7 @@ def calpha_images(
             "intensity_ranges must be ((lo1, hi1), (lo2, hi2)) with 0 <= lo <= hi <= 1, "
             f"got {intensity_ranges}."
         )
-    rng = _rng(seed)
+    rng = numpy_rng(seed)
     filter_1d = _power_filter(np.fft.rfftfreq(size) * size, alpha)
     # Standard deviation of the filtered white noise: var = sum_k |filter(k)|^2 / size.
     curve_std = np.sqrt((_power_filter(np.abs(np.fft.fftfreq(size) * size), alpha) ** 2).sum()

@@ -3,7 +3,7 @@
 import numpy as np
 import scipy.special
 
-from keras_gahb.data.noise import _rng
+from keras_gahb.utils import numpy_rng
 from keras_gahb.data.transforms import check_count, check_size
 
 DISC_PARAMETERS = ("center_x", "center_y", "radius", "foreground", "background")
@@ -62,7 +62,7 @@ def disc_images(
         raise ValueError(f"min_contrast must be in [0, 1), got {min_contrast}.")
     if not edge_width > 0:
         raise ValueError(f"edge_width must be > 0, got {edge_width}.")
-    params = sample_disc_params(n, size, _rng(seed), radius_range, min_contrast)
+    params = sample_disc_params(n, size, numpy_rng(seed), radius_range, min_contrast)
     images = render_discs(params, size, edge_width=edge_width, chunk_size=chunk_size)
     return (images, params) if return_params else images
 

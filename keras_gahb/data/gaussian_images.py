@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from keras_gahb.data.noise import _rng
+from keras_gahb.utils import numpy_rng
 from keras_gahb.data.transforms import check_channels, check_count, check_size
 
 
@@ -65,7 +65,7 @@ class GaussianImages:
     def sample(self, n, seed=0):
         """Draw n images, float32 (n, size, size, channels)."""
         n = check_count(n)
-        z = _rng(seed).standard_normal((n, self.channels, self.size, self.size))
+        z = numpy_rng(seed).standard_normal((n, self.channels, self.size, self.size))
         x = np.fft.ifft2(np.sqrt(self._spectrum) * np.fft.fft2(z)).real
         return (self.mean + np.moveaxis(x, 1, -1)).astype(np.float32)
 

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from keras_gahb.data.noise import _rng
+from keras_gahb.utils import numpy_rng
 from keras_gahb.data.transforms import check_count, check_size, resize_images
 
 
@@ -44,7 +44,7 @@ def ray_images(n, size=32, seed=0, image=None, scale_range=(0.05, 1.0), return_p
     if base.max() <= 0:
         raise ValueError("The base image of a ray must have a positive pixel.")
     base = base / base.max()
-    scales = _rng(seed).uniform(low, high, n).astype(np.float32)
+    scales = numpy_rng(seed).uniform(low, high, n).astype(np.float32)
     images = scales[:, None, None, None] * base[None]
     return (images, scales) if return_params else images
 
@@ -77,7 +77,7 @@ def sinusoid_images(
     fx, fy = frequency
     if fx == 0 and fy == 0:
         raise ValueError("frequency must not be (0, 0).")
-    rng = _rng(seed)
+    rng = numpy_rng(seed)
     amplitude = rng.uniform(0.0, max_amplitude, n)
     phase = rng.uniform(0.0, 2 * np.pi, n)
     rows, cols = np.mgrid[0:size, 0:size]

@@ -13,6 +13,8 @@ import numbers
 
 import numpy as np
 
+from keras_gahb.utils import numpy_rng
+
 SIGMA_DISTRIBUTIONS = ("quadratic", "uniform", "log_uniform")
 _DEFAULT_LOG_SIGMA_MIN = 1.0 / 255.0
 
@@ -41,7 +43,7 @@ def sample_sigmas(n, sigma="quadratic", sigma_max=1.0, sigma_min=None, seed=0):
     (4,)
     """
     low, high = _check_sigma(sigma, sigma_max, sigma_min)
-    rng = _rng(seed)
+    rng = numpy_rng(seed)
     if isinstance(sigma, numbers.Number):
         return np.full((n,), float(sigma), np.float32)
     u = rng.uniform(size=n)
@@ -80,7 +82,7 @@ def add_noise(images, sigma, seed=0):
         raise ValueError(f"sigma must be a scalar or a 1-D array, got shape {sigma.shape}.")
     if not np.all(np.isfinite(sigma)) or np.any(sigma < 0):
         raise ValueError("sigma must be finite and non-negative.")
-    noise = _rng(seed).standard_normal(images.shape, dtype=np.float32)
+    noise = numpy_rng(seed).standard_normal(images.shape, dtype=np.float32)
     return images + sigma * noise
 
 
@@ -320,11 +322,3 @@ def _positive_int(value, name):
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
         raise ValueError(f"{name} must be a positive int, got {value!r}.")
     return int(value)
-
-
-def _rng(seed):
-    if isinstance(seed, np.random.Generator):
-        return seed
-    if seed is None or isinstance(seed, numbers.Integral):
-        return np.random.default_rng(seed)
-    raise ValueError(f"seed must be an int or a numpy Generator, got {seed!r}.")

@@ -4,7 +4,7 @@ import numbers
 
 import numpy as np
 
-from keras_gahb.data.noise import _rng
+from keras_gahb.utils import numpy_rng
 
 
 def resize_images(images, size, batch_size=512):
@@ -71,7 +71,7 @@ def pixel_shuffle(images, seed=0):
     """
     images = np.asarray(images)
     n, h, w, c = images.shape
-    order = _rng(seed).permutation(h * w)
+    order = numpy_rng(seed).permutation(h * w)
     return images.reshape(n, h * w, c)[:, order].reshape(n, h, w, c)
 
 
