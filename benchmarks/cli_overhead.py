@@ -68,8 +68,10 @@ def cli_fit(args):
             "--quiet", "--out", out,
         ]
         start = time.perf_counter()
-        subprocess.run(command, check=True, capture_output=True, text=True,
-                       cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+        process = subprocess.run(command, capture_output=True, text=True,
+                                 cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+        if process.returncode:
+            sys.exit(f"gahb train failed:\n{process.stderr[-2000:]}")
         wall = time.perf_counter() - start
         with open(os.path.join(out, "history.csv")) as f:
             rows = list(csv.DictReader(f))
