@@ -31,7 +31,7 @@ keras_gahb.training.compile_denoiser(
 )
 psnr = keras_gahb.training.PSNRCallback(train_x[:20], test_x, sigmas=[0.05, 0.1, 0.2, 0.4])
 grid = keras_gahb.training.DenoisedGridCallback(test_x[:8], "denoised_grid.png", sigma=0.2)
-history = model.fit(pairs, epochs=epochs, callbacks=[psnr, grid], verbose=2)
+history = model.fit(pairs, epochs=epochs, callbacks=[psnr, grid], verbose=2, shuffle=False)
 keras_gahb.training.detach_weights(model)  # JAX + EMA: see docs/training.md
 
 print(f"{'sigma':>6} {'input':>7} {'train':>7} {'test':>7}   (PSNR, dB)")
