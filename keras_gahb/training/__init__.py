@@ -4,7 +4,7 @@ Plain Keras: `compile_denoiser(model, ...)` (Adam + schedule + optional EMA,
 MSE loss) and `model.fit(keras_gahb.data.noisy_pairs(...))`, with
 `PSNRCallback` (PSNR vs noise level on train and test, Fig 1's data) and
 `DenoisedGridCallback`. `train(run_dir, **options)` is a whole resumable run
-(what `gahb train` calls).
+(what `gahb train` calls); `train_stacked` trains several such runs in one step.
 """
 
 from keras_gahb.training.denoised_grid_callback import DenoisedGridCallback
@@ -26,6 +26,7 @@ from keras_gahb.training.run import train
 from keras_gahb.training.run_checkpoint import RunCheckpoint
 from keras_gahb.training.train_config import TrainConfig, load_config_file
 from keras_gahb.training.train_result import TrainResult
+from keras_gahb.training.train_stacked import train_stacked
 
 __all__ = [
     "DenoisedGridCallback",
@@ -48,4 +49,5 @@ __all__ = [
     "psnr_per_image",
     "steps_per_epoch",
     "train",
+    "train_stacked",
 ]
