@@ -19,7 +19,9 @@ from keras_gahb.training.recipe import (
     detach_weights,
     ema_weights,
     learning_rate_schedule,
+    native_bfloat16,
     paper_learning_rate_schedule,
+    resolve_jit_compile,
     steps_per_epoch,
 )
 from keras_gahb.training.run import train
@@ -44,9 +46,11 @@ __all__ = [
     "ema_weights",
     "learning_rate_schedule",
     "load_config_file",
+    "native_bfloat16",
     "num_replicas",
     "paper_learning_rate_schedule",
     "psnr_per_image",
+    "resolve_jit_compile",
     "steps_per_epoch",
     "train",
     "train_stacked",

@@ -1,4 +1,4 @@
-"""`train_stacked`: several independent denoisers trained in one `model.fit`, one run folder each."""
+"""`train_stacked`: several independent denoisers trained in one `fit`, one run folder each."""
 
 import dataclasses
 import os
@@ -14,6 +14,7 @@ from keras_gahb.training.recipe import (
     compile_denoiser,
     denoiser_optimizer,
     learning_rate_schedule,
+    resolve_jit_compile,
 )
 from keras_gahb.training.run_checkpoint import RunCheckpoint, load_state
 from keras_gahb.training.train_config import TrainConfig
@@ -135,13 +136,15 @@ def _train_group(jobs, callbacks, verbose):
         print(f"Resuming {len(jobs)} stacked runs after epoch {initial_epoch}/{config.epochs}.")
 
     models = []
+    jit_compile = None
     for job in jobs:  # each model exactly as `train` builds, compiles and resumes it
         keras.utils.set_random_seed(job.config.seed)
         model = run._build_model(job.config, job.train_x)
+        jit_compile = resolve_jit_compile(config.jit_compile, model, steps * config.epochs)
         compile_denoiser(model, learning_rate=config.lr, schedule=config.schedule,
                          steps_per_epoch=steps, epochs=config.epochs,
                          halve_every=config.halve_every, ema_momentum=ema_momentum,
-                         jit_compile=config.jit_compile)
+                         jit_compile=jit_compile)
         model.optimizer.build(model.trainable_variables)
         if initial_epoch:
             model.load_weights(os.path.join(job.run_dir, job.state["checkpoint"]))
@@ -155,10 +158,10 @@ def _train_group(jobs, callbacks, verbose):
     learning_rate = learning_rate_schedule(config.schedule, steps, config.epochs, config.lr,
                                            config.halve_every)
     stacked.compile(optimizer=denoiser_optimizer(learning_rate, ema_momentum),
-                    loss=["mean_squared_error"] * len(models), jit_compile=config.jit_compile)
+                    loss=["mean_squared_error"] * len(models), jit_compile=jit_compile)
     stacked.optimizer.build(stacked.trainable_variables)
-    for model in models:
-        copy_optimizer_state(model.optimizer, stacked.optimizer, model.trainable_variables)
+    for model in models:  # a resumed model's Adam moments, EMA and step count
+        copy_optimizer_state(stacked.optimizer, model.optimizer, model.trainable_variables)
 
     datasets = [noisy_pairs(job.train_x, config.batch_size, sigma=config.noise,
                             sigma_max=config.sigma_max, images_per_epoch=config.images_per_epoch,
@@ -291,8 +294,11 @@ class _StackTimer(keras.callbacks.Callback):
 def _zip_pairs(datasets):
     import tensorflow as tf
 
+    @tf.autograph.experimental.do_not_convert
     def join(*pairs):
-        return tuple(p[0] for p in pairs), tuple(p[1] for p in pairs)
+        noisy = tuple([pair[0] for pair in pairs])
+        clean = tuple([pair[1] for pair in pairs])
+        return noisy, clean
 
     zipped = tf.data.Dataset.zip(tuple(datasets)).map(join)
     zipped._gahb_parts = datasets  # keep the epoch counters alive with the dataset
