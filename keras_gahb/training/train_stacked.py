@@ -4,10 +4,12 @@ import dataclasses
 import os
 
 import keras
+import numpy as np
 
 from keras_gahb.data import noisy_pairs
 from keras_gahb.training import run
 from keras_gahb.training.denoised_grid_callback import DenoisedGridCallback
+from keras_gahb.training.precision import check_precision
 from keras_gahb.training.psnr_callback import PSNRCallback
 from keras_gahb.training.recipe import (
     auto_ema_momentum,
@@ -81,6 +83,8 @@ def train_stacked(run_dirs, train_images=None, test_images=None, per_model=None,
     tests = _per_model_arrays(test_images, k, "test_images", shared_ok=True)
     configs = [TrainConfig.from_dict({**options, **overrides}) for overrides in per_model]
     _check_shared(configs)
+    channels = configs[0].channels if trains[0] is None else np.shape(trains[0])[-1]
+    check_precision(configs[0].precision, channels)  # before any folder is written
 
     jobs, results = [], [None] * k
     for index, (run_dir, config) in enumerate(zip(run_dirs, configs)):
