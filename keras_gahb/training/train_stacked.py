@@ -86,10 +86,19 @@ def train_stacked(run_dirs, train_images=None, test_images=None, per_model=None,
     channels = configs[0].channels if trains[0] is None else np.shape(trains[0])[-1]
     check_precision(configs[0].precision, channels)  # before any folder is written
 
+    loaded = [run._load_data(config, trains[i], tests[i]) for i, config in enumerate(configs)]
+    steps = [-(-(config.images_per_epoch or len(data[0])) // config.batch_size)
+             for config, data in zip(configs, loaded)]
+    if len(set(steps)) != 1:  # checked before any folder is written
+        raise ValueError(
+            f"Stacked models must take the same steps per epoch; got {steps} (training sets of "
+            f"{[len(data[0]) for data in loaded]} images). Set images_per_epoch."
+        )
+
     jobs, results = [], [None] * k
     for index, (run_dir, config) in enumerate(zip(run_dirs, configs)):
+        train_x, test_x, split_record = loaded[index]
         os.makedirs(run_dir, exist_ok=True)
-        train_x, test_x, split_record = run._load_data(config, trains[index], tests[index])
         if split_record is None:
             config = dataclasses.replace(config, dataset="arrays", dataset_options={},
                                          n=len(train_x), test_size=len(test_x))
@@ -124,13 +133,7 @@ def _train_group(jobs, callbacks, verbose):
     config = jobs[0].config
     initial_epoch = jobs[0].initial_epoch
     per_epoch = config.images_per_epoch
-    steps = [-(-(per_epoch or len(job.train_x)) // config.batch_size) for job in jobs]
-    if len(set(steps)) != 1:
-        raise ValueError(
-            f"Stacked models must take the same steps per epoch; got {steps} (training sets of "
-            f"{[len(job.train_x) for job in jobs]} images). Set images_per_epoch."
-        )
-    steps = steps[0]
+    steps = -(-(per_epoch or len(jobs[0].train_x)) // config.batch_size)  # equal for all
     ema_momentum = None
     if config.ema:
         ema_momentum = config.ema_momentum

@@ -82,4 +82,5 @@ def test_stacked_options_are_checked(tmp_path):
         train_stacked([tmp_path / "a", tmp_path / "a"], [s1, s1], test, **OPTIONS)
     with pytest.raises(ValueError, match="same steps per epoch"):
         train_stacked([tmp_path / "c", tmp_path / "d"], [s1, s2], test,
-                      **{**OPTIONS, "images_per_epoch": None})
+                      **{**OPTIONS, "images_per_epoch": None, "batch_size": 2})  # 3 vs 4
+    assert not os.path.exists(tmp_path / "c")  # refused before writing anything
