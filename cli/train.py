@@ -80,7 +80,7 @@ def _noise(ctx, param, value):
 @click.option("--stack", "stacked", multiple=True, metavar="DIR[:KEY=VALUE,...]",
               help="Train another model side by side in the same step, in run directory DIR, "
                    "with these per-model options (split, seed, n, dataset, ...), e.g. "
-                   "--stack runs/s2:split=s2 --stack runs/control:seed=1. Repeatable.")
+                   "--stack runs/s2:split=s2. Repeatable.")
 @click.option("--print-config", is_flag=True,
               help="Print the resolved options as JSON and exit without training.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
