@@ -167,7 +167,9 @@ class GaussianMixtureDenoiser:
         centered = flat[:, None, :] - self._means[None]                       # (B, K, D)
         coords = ops.einsum("bkd,kde->bke", centered, self._bases)            # U_k^T (y - mu_k)
         log_like = self._constants[None] - 0.5 * ops.sum(coords**2 * self._precisions[None], axis=-1)
-        resp = ops.softmax(log_like, axis=1)                                  # (B, K)
+        log_like = log_like - ops.max(log_like, axis=1, keepdims=True)
+        resp = ops.exp(log_like)
+        resp = resp / ops.sum(resp, axis=1, keepdims=True)                    # (B, K) responsibilities
         shrunk = ops.einsum("bke,kde->bkd", coords * self._gains[None], self._bases)
         out = ops.sum(resp[:, :, None] * (self._means[None] + shrunk), axis=1)
         return ops.reshape(out, ops.shape(y))

@@ -130,10 +130,11 @@ def sample(
     )
     max_steps = _check_int("max_steps", max_steps, minimum=1)
     first_step = _check_int("first_step", first_step, minimum=1)
+    start_images = None
     if initial is not None:
-        initial = np.asarray(keras.ops.convert_to_numpy(initial), np.float32)
-        if initial.shape != shape or not np.all(np.isfinite(initial)):
-            raise ValueError(f"`initial` must be finite with shape {shape}; got {initial.shape}.")
+        start_images = np.asarray(keras.ops.convert_to_numpy(initial), np.float32)
+        if start_images.shape != shape or not np.all(np.isfinite(start_images)):
+            raise ValueError(f"`initial` must be finite with shape {shape}; got {start_images.shape}.")
     if snapshot_every is not None:
         snapshot_every = _check_int("snapshot_every", snapshot_every, minimum=1)
     batch_size = num if batch_size is None else _check_int("batch_size", batch_size, minimum=1)
@@ -173,7 +174,7 @@ def sample(
             step, state, indices, image_shape, seed, h0, beta, sigma0, mean,
             max_steps, snapshot_every, operator,
             None if backprojected is None else backprojected[indices], verbose,
-            None if initial is None else initial[indices], first_step,
+            None if start_images is None else start_images[indices], first_step,
         )
         images.append(chunk["images"])
         initial.append(chunk["initial"])
