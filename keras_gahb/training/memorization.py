@@ -101,7 +101,7 @@ def fit_power_law(ns, taus, confidence=0.95, num_bootstrap=2000, seed=0):
 
 def memorization_sweep(images, test_images, ns, steps=2000, every=100, preset="unet_tiny",
                        batch_size=8, learning_rate=1e-3, sigma_max=1.0, seed=0, num_samples=8,
-                       sampler_options=None, verbose=0, **time_options):
+                       sampler_options=None, scale_invariant=True, verbose=0, **time_options):
     """Train one model per training-set size N and find tau_gen, tau_mem; fit tau_mem ~ N^b.
 
     Each model (a fresh `preset`, same initial weights seed) trains with Adam at a
@@ -118,6 +118,9 @@ def memorization_sweep(images, test_images, ns, steps=2000, every=100, preset="u
         batch_size, learning_rate, sigma_max: training. Defaults 8, 1e-3, 1.0.
         seed: seed of weights, noise, samples. Default 0.
         num_samples, sampler_options: of the callback.
+        scale_invariant: count copies up to a global scale as memorized (a
+            bias-free network memorizes rays of training images; see
+            `memorization_ratio`). Default True.
         verbose: 1 prints a line per N. Default 0.
         **time_options: passed to `memorization_times`.
 
@@ -144,13 +147,17 @@ def memorization_sweep(images, test_images, ns, steps=2000, every=100, preset="u
         model = keras_gahb.models.from_preset(preset, image_channels=images.shape[-1])
         model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="mean_squared_error")
         callback = MemorizationCallback(images[:n], test_images, every=every, num_samples=num_samples,
-                                        seed=seed, sigma_max=sigma_max, sampler_options=sampler_options)
+                                        seed=seed, sigma_max=sigma_max, sampler_options=sampler_options,
+                                        scale_invariant=scale_invariant)
         pairs = noisy_pairs(images[:n], batch_size, sigma_max=sigma_max, seed=seed,
                             images_per_epoch=every * batch_size)
         model.fit(pairs, epochs=steps // every, callbacks=[callback], verbose=0)
         records[n] = callback.records
         times[n] = memorization_times(callback.records, **time_options)
         if verbose:
+            for r in callback.records:
+                print(f"  step {r['step']}: memorization {r['memorization_ratio']:.2f}, train loss "
+                      f"{r['train_loss']:.4g}, test loss {r['test_loss']:.4g}")
             print(f"N={n}: tau_gen={times[n]['tau_gen']}, tau_mem={times[n]['tau_mem']} "
                   f"(ratio {times[n]['tau_mem_ratio']}, loss {times[n]['tau_mem_loss']}), "
                   f"final memorization ratio {times[n]['final_memorization_ratio']:.2f}")
