@@ -5,6 +5,7 @@ writes one PNG to `path` (atomically) and returns the path.
 """
 
 import matplotlib
+import matplotlib.ticker
 
 matplotlib.use("Agg")
 
@@ -34,11 +35,14 @@ def references_figure(path, comparison, title=None):
 
 
 def dynamics_figure(path, sweep):
-    """Per N: memorization ratio and test/train loss over training steps; right: tau vs N with the fit."""
-    fig, axes = plt.subplots(1, 3, figsize=(12, 3.4))
+    """Per N: memorization ratio and test/train loss over training steps; right: tau vs N with the fit.
+
+    `sweep` is the result of `memorization_sweep` or the dynamics.json of `analyze_dynamics`.
+    """
+    fig, axes = plt.subplots(1, 3, figsize=(14, 3.8))
     colors = plt.cm.viridis(np.linspace(0, 0.9, len(sweep["ns"])))
     for color, n in zip(colors, sweep["ns"]):
-        rec = sweep["records"][n]
+        rec = _get(sweep["records"], n)
         steps = [r["step"] for r in rec]
         axes[0].plot(steps, [r["memorization_ratio"] for r in rec], "o-", color=color, label=f"N={n}")
         axes[1].plot(steps, [r["test_loss"] for r in rec], "-", color=color, label=f"N={n} test")
@@ -48,7 +52,7 @@ def dynamics_figure(path, sweep):
     axes[0].legend(fontsize=7)
     ns = np.array(sweep["ns"], float)
     for key, marker, label in (("tau_mem", "o", "tau_mem"), ("tau_gen", "s", "tau_gen")):
-        taus = np.array([np.nan if sweep["times"][n][key] is None else sweep["times"][n][key]
+        taus = np.array([np.nan if _get(sweep["times"], n)[key] is None else _get(sweep["times"], n)[key]
                          for n in sweep["ns"]], float)
         axes[2].plot(ns, taus, marker, label=label)
         fit = sweep.get("fit_mem" if key == "tau_mem" else "fit_gen")
@@ -57,8 +61,15 @@ def dynamics_figure(path, sweep):
             axes[2].plot(grid, fit["prefactor"] * grid ** fit["exponent"], "--",
                          label=f"{label} ~ N^{fit['exponent']:.2f} [{fit['ci_low']:.2f}, {fit['ci_high']:.2f}]")
     axes[2].set(xscale="log", yscale="log", xlabel="training-set size N", ylabel="steps")
+    axes[2].set_xticks(ns, [str(int(n)) for n in ns])
+    axes[2].xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     axes[2].legend(fontsize=7)
+    fig.tight_layout()
     return _save(fig, path)
+
+
+def _get(mapping, n):
+    return mapping[n] if n in mapping else mapping[str(n)]
 
 
 def agreement_figure(path, agreement):
@@ -73,7 +84,7 @@ def agreement_figure(path, agreement):
     return _save(fig, path)
 
 
-def branching_figure(path, result, max_images=3):
+def branching_figure(path, result, max_images=2):
     """Endpoint similarity vs branch level sigma_t (left), and the branches' endpoints (right)."""
     sigmas = result["branch_sigmas"]
     endpoints = result["endpoints"]                                   # (S, n, B, H, W, C)
@@ -86,6 +97,8 @@ def branching_figure(path, result, max_images=3):
     if result.get("same_nearest") is not None:
         ax.plot(sigmas, result["same_nearest"], "s--", label="same nearest training image")
     ax.set(xscale="log", xlabel="branch level sigma_t", ylim=(-0.05, 1.05))
+    ax.set_xticks(sigmas, [f"{s:.2g}" for s in sigmas])
+    ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     ax.invert_xaxis()
     ax.legend(fontsize=7)
     for j in range(len(sigmas)):

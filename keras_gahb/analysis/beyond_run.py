@@ -151,7 +151,8 @@ def analyze_dimension(out_dir, model, image, sigmas=(0.01, 0.02, 0.05, 0.1, 0.2,
             raise ValueError("train='local-discs' needs image='discs' and a size.")
         images, params = disc_images(1, size=size, seed=seed, return_params=True)
         x = images[0]
-        train_x = local_disc_images(params[0], num_train or 2000, size, seed=seed + 1)
+        train_x = local_disc_images(params[0], num_train or 3000, size, seed=seed + 1,
+                                    spread=(0.3, 0.3, 0.3, 0.03, 0.03))
         manifold_dimension = manifold_dimension or 5
     else:
         if train is not None:
