@@ -12,6 +12,7 @@ from keras_gahb.training.denoised_grid_callback import DenoisedGridCallback
 from keras_gahb.training.distribution import distribution_scope, num_replicas
 from keras_gahb.training.memorization import fit_power_law, memorization_sweep, memorization_times
 from keras_gahb.training.memorization_callback import MemorizationCallback
+from keras_gahb.training.precision import check_precision, precision_problem
 from keras_gahb.training.psnr_callback import PSNRCallback, psnr_per_image
 from keras_gahb.training.recipe import (
     auto_ema_momentum,
@@ -38,6 +39,7 @@ __all__ = [
     "TrainConfig",
     "TrainResult",
     "auto_ema_momentum",
+    "check_precision",
     "compile_denoiser",
     "cosine_schedule",
     "current_learning_rate",
@@ -45,14 +47,15 @@ __all__ = [
     "detach_weights",
     "distribution_scope",
     "ema_weights",
+    "fit_power_law",
     "learning_rate_schedule",
     "load_config_file",
-    "num_replicas",
-    "paper_learning_rate_schedule",
-    "psnr_per_image",
-    "steps_per_epoch",
-    "fit_power_law",
     "memorization_sweep",
     "memorization_times",
+    "num_replicas",
+    "paper_learning_rate_schedule",
+    "precision_problem",
+    "psnr_per_image",
+    "steps_per_epoch",
     "train",
 ]
