@@ -330,7 +330,7 @@ class PCALocalDenoiser:
         self.masks = masks
         self._masks = to(masks)                                       # (D, D) rows = pixels i
         self._train = to(flat)                                        # (N, D)
-        self._train_terms = to((masks @ (flat.astype(np.float64) ** 2).T).astype(np.float32))  # (D, N)
+        self._half_terms = to((0.5 * (flat.astype(np.float64) ** 2) @ masks.T).astype(np.float32))  # (N, D)
 
     def __call__(self, y):
         ops = keras.ops
@@ -340,11 +340,10 @@ class PCALocalDenoiser:
         outs = []
         for start in range(0, int(flat.shape[0]), rows):
             yb = flat[start:start + rows]
-            cross = ops.einsum("bj,ij,nj->bin", yb, self._masks, self._train)
-            y_terms = ops.matmul(yb * yb, ops.transpose(self._masks))          # (b, D)
-            dist = y_terms[:, :, None] - 2.0 * cross + self._train_terms[None]
-            weights = ops.softmax(-0.5 * dist / self.sigma**2, axis=-1)        # (b, D, N)
-            outs.append(ops.sum(weights * ops.transpose(self._train)[None], axis=-1))
+            # -||M_i (y - x_n)||^2 / 2 up to a term constant in n: <M_i y, x_n> - ||M_i x_n||^2 / 2.
+            cross = ops.matmul(yb[:, None, :] * self._train[None], ops.transpose(self._masks))  # (b, N, D)
+            weights = ops.softmax((cross - self._half_terms[None]) / self.sigma**2, axis=1)
+            outs.append(ops.sum(weights * self._train[None], axis=1))
         return ops.reshape(ops.concatenate(outs, axis=0), ops.shape(y))
 
 
