@@ -11,6 +11,7 @@ import os
 import pkgutil
 import re
 import sys
+import warnings
 
 import click
 
@@ -31,7 +32,10 @@ class GahbGroup(click.Group):
 
     def invoke(self, ctx):
         try:
-            return super().invoke(ctx)
+            with warnings.catch_warnings():
+                if not os.environ.get("GAHB_DEBUG"):
+                    warnings.showwarning = _show_warning
+                return super().invoke(ctx)
         except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
             raise
         except KeyboardInterrupt:
@@ -54,6 +58,12 @@ class GahbGroup(click.Group):
                 f"{type(error).__name__}: {_one_line(error)} (unexpected error; set "
                 "GAHB_DEBUG=1 to see the full traceback)"
             ) from None
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None):
+    """Print a warning as one line on stderr (`Warning: ...`), without the source line."""
+    prefix = "" if category is UserWarning else f"{category.__name__}: "
+    click.echo(f"Warning: {prefix}{_one_line(message)}", err=True)
 
 
 def _one_line(error):

@@ -100,5 +100,5 @@ def test_missing_data_and_files(tmp_path):
     _assert_one_line_error(unknown, "Unknown dataset", "faces")
     missing = _run(["--config", str(tmp_path / "missing.toml"), "--out", str(tmp_path / "o")])
     _assert_one_line_error(missing, "Config file not found")
-    no_out = _run(["--epochs", "1"])
-    _assert_one_line_error(no_out, "--out")
+    default_out = _run(["--n", "8", "--preset", "unet_tiny", "--print-config"])
+    assert json.loads(default_out.output)["out"] == "gahb_runs/faces_n8_unet_tiny"
