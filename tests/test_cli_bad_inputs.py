@@ -199,10 +199,10 @@ def test_n_too_large_for_the_dataset_is_explained(tmp_path):
     out = tmp_path / "r"
     # faces holds 100 images; test_size defaults to what is left (at least 1).
     _one_line_error(_run("train", *_with(TINY, n=60, test_size=1), "--out", out),
-                    "holds 100 images", f"N=60", f"2N + test = {2 * 60 + 1}",
+                    "holds 100 images", "N=60", f"need {2 * 60 + 1} images (2N + test)",
                     f"largest N with a test set of 1 is {(100 - 1) // 2}")
     _one_line_error(_run("train", *_with(TINY, n=50, test_size=10), "--out", out),
-                    f"2N + test = {2 * 50 + 10}", f"test set of 10 is {(100 - 10) // 2}")
+                    f"need {2 * 50 + 10} images (2N + test)", f"test set of 10 is {(100 - 10) // 2}")
     assert not out.exists()
     assert _run("train", *TINY, "--out", out).exit_code == 0 and _trained(out)
 

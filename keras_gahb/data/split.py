@@ -144,5 +144,6 @@ def check_pool_size(num_images, n, test_size, source="The pool"):
         advice = f"No N fits beside a test set of {test_size}: lower the test size"
     raise ValueError(
         f"{source} holds {num_images} images; two disjoint training sets of N={n} plus a test "
-        f"set of {test_size} need 2N + test = {needed}. {advice}, or use a larger dataset."
+        f"set of {test_size} need {needed} images (2N + test). {advice}, or use a larger "
+        "dataset."
     )

@@ -247,10 +247,13 @@ def _load_data(config, train_images, test_images):
     try:
         pool = get_images(config.dataset, config.pool_size, config.image_size, seed=config.seed,
                           channels=config.channels, **config.dataset_options)
-    except NotEnoughImagesError as error:  # say what 2N + test means and what fits
-        check_pool_size(error.available, config.n, config.test_size,
+        shortfall = None
+    except NotEnoughImagesError as error:
+        shortfall = error
+    if shortfall is not None:  # say what 2N + test means and what N fits
+        check_pool_size(shortfall.available, config.n, config.test_size,
                         source=f"Dataset {config.dataset!r}")
-        raise
+        raise shortfall
     split = disjoint_subsets(len(pool), config.n, config.test_size, seed=config.seed)
     indices = split.s1 if config.split == "s1" else split.s2
     record = {"dataset": config.dataset, "used": config.split, **split.to_dict()}

@@ -95,7 +95,7 @@ def test_bad_flag_values(tmp_path, args, fragment):
 
 def test_missing_data_and_files(tmp_path):
     too_many = _run(["--dataset", "faces", "--n", "60", "--out", str(tmp_path / "o")])
-    _assert_one_line_error(too_many, "100 faces")
+    _assert_one_line_error(too_many, "holds 100 images", "(2N + test)", "largest N")
     unknown = _run(["--dataset", "nosuch", "--out", str(tmp_path / "o")])
     _assert_one_line_error(unknown, "Unknown dataset", "faces")
     missing = _run(["--config", str(tmp_path / "missing.toml"), "--out", str(tmp_path / "o")])
