@@ -285,3 +285,26 @@ def test_train_default_out_then_sample_and_analyze_read_the_trained_size(tmp_pat
     line = _one_line_error(_run("sample", os.path.join("loose", "model.keras"), "--out", "s2"),
                            "pass --size")
     assert "40" not in line
+
+
+def test_reproduce_folder_without_results_takes_corrected_settings(tmp_path):
+    import importlib
+
+    from keras_gahb.experiments.reproduction_config import config_for_scale
+
+    reproduce_module = importlib.import_module("keras_gahb.experiments.reproduce")
+
+    out = tmp_path / "rep"
+    _one_line_error(_run("reproduce", "transition", "--scale", "tiny", "--set", "dataset=nosuch",
+                         "--out", out), "Unknown dataset 'nosuch'")
+    assert not out.exists()
+    # A folder whose settings were written but where nothing finished: the new settings win ...
+    (out / "parts").mkdir(parents=True)
+    (out / "config.json").write_text(json.dumps({"scale": "tiny", "epochs": 99}))
+    config = config_for_scale("tiny")
+    reproduce_module._check_or_write_config(str(out), config)
+    assert json.loads((out / "config.json").read_text())["epochs"] == config.epochs
+    # ... but once a part is finished, other settings are refused.
+    (out / "parts" / "transition.json").write_text("{}")
+    with pytest.raises(ValueError, match="other settings"):
+        reproduce_module._check_or_write_config(str(out), config_for_scale("tiny", epochs=2))
