@@ -12,6 +12,7 @@ from keras_gahb.experiments.reproduction_config import PARTS, config_for_scale
 from keras_gahb.experiments.transition import run_transition, train_transition_models
 from keras_gahb.data import get_images, list_datasets
 from keras_gahb.models import check_preset
+from keras_gahb.training.precision import check_precision
 from keras_gahb.utils import atomic_write_json, read_json
 
 _RUNNERS = {
@@ -58,6 +59,7 @@ def reproduce(run_dir="gahb_runs/reproduce", scale="quick", parts=None, only=Non
     check_preset(config.preset, image_size=config.image_size, **dict(config.model_overrides))
     if config.dataset not in {row["name"] for row in list_datasets()}:
         get_images(config.dataset, 1, config.image_size)  # raises, listing the valid names
+    check_precision(config.precision)  # before any folder is written or model trained
     os.makedirs(os.path.join(run_dir, "parts"), exist_ok=True)
     _check_or_write_config(run_dir, config)
 
