@@ -51,63 +51,60 @@ def _trained(out, epochs=1):
     return state["status"] == "finished" and state["epoch"] == epochs and (out / "model.keras").exists()
 
 
-def test_failed_train_leaves_no_folder_and_the_corrected_command_runs(tmp_path):
+def test_refused_train_commands_leave_nothing_and_the_corrected_command_runs(tmp_path):
+    """Issue 14 cases 1, 2, 4, 5 in one folder (one training run keeps the test small)."""
     out = tmp_path / "r"
+    # 1. Unknown preset.
     _one_line_error(_run("train", *_with(TINY, preset="nope"), "--out", out),
                     "Unknown preset 'nope'", "unet_tiny")
     assert not out.exists()  # validated before anything was written
-    result = _run("train", *TINY, "--out", out)
-    assert result.exit_code == 0, result.output
-    assert _trained(out)
-    assert json.loads((out / "config.json").read_text())["config"]["preset"] == "unet_tiny"
-
-
-def test_a_folder_without_a_finished_epoch_never_blocks_a_corrected_command(tmp_path):
-    # What a run that failed after writing its settings leaves: config.json and split.json only.
-    failed = tmp_path / "failed"
-    failed.mkdir()
-    record = {"config": {"dataset": "faces", "preset": "unet_tiny", "seed": 7}, "data": {}}
-    (failed / "config.json").write_text(json.dumps(record))
-    (failed / "split.json").write_text(json.dumps({"s1": [0], "s2": [1], "test": [2]}))
-    result = _run("train", *TINY, "--out", failed)
-    assert result.exit_code == 0, result.output
-    assert _trained(failed)
-    config = json.loads((failed / "config.json").read_text())["config"]
-    assert config["seed"] == 0 and config["n"] == 4
-    split = json.loads((failed / "split.json").read_text())
-    assert len(split["s1"]) == len(split["s2"]) == 4  # the stale split was replaced
-    # Once an epoch is finished, other settings are refused as before.
-    _one_line_error(_run("train", *_with(TINY, n=5), "--out", failed), "different settings", "n:")
-
-
-def test_image_size_the_unet_cannot_take(tmp_path):
-    out = tmp_path / "r"
+    # 2. Image sizes the UNet cannot take: one sentence, not Keras' call wrapper.
     line = _one_line_error(_run("train", *_with(TINY, image_size=9), "--out", out),
                            "Image size 9", "divisible by 2", "use 8 or 10")
     assert "Exception encountered" not in line
+    _one_line_error(_run("train", *_with(TINY, image_size=30, preset="unet_rf90"), "--out", out),
+                    "Image size 30", "divisible by 8", "use 24 or 32")
     assert not out.exists()
-    line = _one_line_error(
-        _run("train", *_with(TINY, image_size=30, preset="unet_rf90"), "--out", out),
-        "Image size 30", "divisible by 8", "use 24 or 32")
+    # 4. A misspelt model override in a config file.
+    config = tmp_path / "run.toml"
+    config.write_text("[model_overrides]\nbase_chanels = 4\n")
+    _one_line_error(_run("train", *TINY, "--config", config, "--out", out),
+                    "base_chanels", "did you mean base_channels", "Valid arguments")
     assert not out.exists()
-    assert _run("train", *TINY, "--out", out).exit_code == 0 and _trained(out)
-
-    # A saved model sampled or analyzed at a size it cannot take: one sentence, no array.
-    model = out / "model.keras"
-    line = _one_line_error(_run("sample", model, "--size", 7, "--num", 2, "--out", tmp_path / "s"),
-                           "divisible by 2")
-    assert "array" not in line and "Exception encountered" not in line
-    line = _one_line_error(_run("analyze", "psnr", "unet_small", "--train", "faces", "--size", 30,
-                                "--num", 2, "--out", tmp_path / "a"), "divisible by 4")
-    assert "array" not in line and "Exception encountered" not in line
-    result = _run("sample", model, "--size", 8, "--num", 2, "--max-steps", 2, "--quiet",
-                  "--out", tmp_path / "s")
-    assert result.exit_code == 0, result.output
-
+    # 5. N too large for the 100 faces: what 2N + test means and the largest N that fits.
+    _one_line_error(_run("train", *_with(TINY, n=60, test_size=1), "--out", out),
+                    "holds 100 images", "N=60", f"need {2 * 60 + 1} images (2N + test)",
+                    f"largest N with a test set of 1 is {(100 - 1) // 2}")
+    _one_line_error(_run("train", *_with(TINY, n=50, test_size=10), "--out", out),
+                    f"need {2 * 50 + 10} images (2N + test)",
+                    f"test set of 10 is {(100 - 10) // 2}")
+    assert not out.exists()
     # reproduce --set image_size: refused before its run folder is written.
     _one_line_error(_run("reproduce", "transition", "--scale", "tiny", "--set", "image_size=9",
                          "--out", tmp_path / "rep"), "Image size 9", "divisible by 2")
     assert not (tmp_path / "rep").exists()
+
+    # What a run that failed after writing its settings would leave: config.json, split.json.
+    out.mkdir()
+    record = {"config": {"dataset": "faces", "preset": "nope", "seed": 7}, "data": {}}
+    (out / "config.json").write_text(json.dumps(record))
+    (out / "split.json").write_text(json.dumps({"s1": [0], "s2": [1], "test": [2]}))
+    # The corrected command runs in the same folder.
+    config.write_text("[model_overrides]\nbase_channels = 4\n")
+    result = _run("train", *TINY, "--config", config, "--out", out)
+    assert result.exit_code == 0, result.output
+    assert _trained(out)
+    saved = json.loads((out / "config.json").read_text())["config"]
+    assert saved["preset"] == "unet_tiny" and saved["seed"] == 0 and saved["n"] == 4
+    split = json.loads((out / "split.json").read_text())
+    assert len(split["s1"]) == len(split["s2"]) == 4  # the stale split was replaced
+    import keras
+
+    model = keras.saving.load_model(out / "model.keras")
+    assert model.base_channels == 4 and model.get_layer("encoder_0_conv0").filters == 4
+    # Once an epoch is finished, other settings are refused as before.
+    _one_line_error(_run("train", *_with(TINY, n=5), "--config", config, "--out", out),
+                    "different settings", "n:")
 
 
 def test_model_call_raises_a_plain_value_error_without_the_keras_wrapper():
@@ -175,36 +172,12 @@ def test_unexpected_exception_is_one_line_with_the_debug_hint(monkeypatch):
     assert _run("data", "list").exit_code == 0
 
 
-def test_misspelt_model_override_is_rejected(tmp_path):
+def test_unknown_constructor_arguments_are_rejected_by_name():
     with pytest.raises(ValueError, match="foo.*Valid arguments: levels, base_channels"):
         keras_gahb.models.from_preset("unet_tiny", foo=1)
     with pytest.raises(ValueError, match="num_layer.*did you mean num_layers"):
         keras_gahb.models.BFCNN(num_layer=3)
-    config = tmp_path / "run.toml"
-    out = tmp_path / "r"
-    config.write_text("[model_overrides]\nbase_chanels = 4\n")
-    _one_line_error(_run("train", *TINY, "--config", config, "--out", out),
-                    "base_chanels", "did you mean base_channels", "Valid arguments")
-    assert not out.exists()
-    config.write_text("[model_overrides]\nbase_channels = 4\n")
-    result = _run("train", *TINY, "--config", config, "--out", out)
-    assert result.exit_code == 0, result.output
-    import keras
-
-    model = keras.saving.load_model(out / "model.keras")
-    assert model.base_channels == 4 and model.get_layer("encoder_0_conv0").filters == 4
-
-
-def test_n_too_large_for_the_dataset_is_explained(tmp_path):
-    out = tmp_path / "r"
-    # faces holds 100 images; test_size defaults to what is left (at least 1).
-    _one_line_error(_run("train", *_with(TINY, n=60, test_size=1), "--out", out),
-                    "holds 100 images", "N=60", f"need {2 * 60 + 1} images (2N + test)",
-                    f"largest N with a test set of 1 is {(100 - 1) // 2}")
-    _one_line_error(_run("train", *_with(TINY, n=50, test_size=10), "--out", out),
-                    f"need {2 * 50 + 10} images (2N + test)", f"test set of 10 is {(100 - 10) // 2}")
-    assert not out.exists()
-    assert _run("train", *TINY, "--out", out).exit_code == 0 and _trained(out)
+    assert keras_gahb.models.check_preset("unet_rf90", image_size=32) == 8
 
 
 def test_stale_temporary_shards_are_removed_on_the_next_prepare(tmp_path):
@@ -278,6 +251,14 @@ def test_train_default_out_then_sample_and_analyze_read_the_trained_size(tmp_pat
     assert rows["input PSNR (dB)"] == [f"{-20 * np.log10(s):.2f}" for s in sigmas]
     written = json.loads(open(os.path.join("psnr", "psnr.json")).read())["0"]["train"]
     assert rows["0 train (dB)"] == [f"{v:.2f}" for v in written["output_psnr"]]
+
+    # Sizes the model cannot take (issue 14 case 2): one sentence, no input array.
+    line = _one_line_error(_run("sample", model, "--size", 7, "--num", 2, "--out", "s3"),
+                           "divisible by 2")
+    assert "array" not in line and "Exception encountered" not in line
+    line = _one_line_error(_run("analyze", "psnr", "unet_small", "--train", "faces", "--size", 30,
+                                "--num", 2, "--out", "a3"), "divisible by 4")
+    assert "array" not in line and "Exception encountered" not in line
 
     # A model file with no run folder beside it: the error names no made-up size.
     os.makedirs("loose")
