@@ -51,6 +51,7 @@ def _trained(out, epochs=1):
     return state["status"] == "finished" and state["epoch"] == epochs and (out / "model.keras").exists()
 
 
+@pytest.mark.slow
 def test_refused_train_commands_leave_nothing_and_the_corrected_command_runs(tmp_path):
     """Issue 14 cases 1, 2, 4, 5 in one folder (one training run keeps the test small)."""
     out = tmp_path / "r"
@@ -220,6 +221,7 @@ def test_convert_refuses_a_code_carrying_pickle_and_creates_the_output_folder(tm
     assert out.exists()
 
 
+@pytest.mark.slow
 def test_train_default_out_then_sample_and_analyze_read_the_trained_size(tmp_path, monkeypatch):
     """Issue 18: `gahb train` without --out, then sample/analyze without --size, output paths."""
     monkeypatch.chdir(tmp_path)
