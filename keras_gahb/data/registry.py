@@ -88,7 +88,7 @@ _SOURCES = {
     "calpha": _Source(
         _calpha, "C^alpha images: regular contour between two regular backgrounds (App. E).",
         "synthetic", ("alpha", "background_alpha", "contour_amplitude", "intensity_ranges",
-                      "blur")),
+                      "blur", "variant")),
     "discs": _Source(
         _discs, "Anti-aliased discs: a 5-D manifold (center x, y, radius, 2 intensities).",
         "synthetic", ("radius_range", "min_contrast")),

@@ -2,6 +2,9 @@
 
 import dataclasses
 
+from keras_gahb.data.calpha import CALPHA_VARIANTS
+from keras_gahb.experiments.plan import PAIRINGS
+
 #: The parts of the reproduction, in the order they run.
 PARTS = ("transition", "calpha", "discs", "gahb")
 
@@ -45,7 +48,16 @@ class ReproductionConfig:
         jacobian_sigma: noise level of the Jacobian eigen-analysis (paper: 0.04
             for discs, 0.15 for faces).
         gahb_sigma: noise level of the GAHB eigenvector figure.
-        seed: the master seed.
+        seed: the master seed. Every model gets its own seed derived from it
+            and (part, N, split, replicate) (`keras_gahb.experiments.plan`).
+        pairing: "independent" (default: S1 and S2 have their own seeds for
+            weights and noise, as in the paper) or "same_seed" (an ablation:
+            S1 and S2 share the master seed).
+        control: also train S1' per N (S1 again with another seed), the
+            optimization-noise floor of every S1-vs-S2 measure. Default True.
+        calpha_variant: C^alpha generator of the "calpha" part and of a
+            "calpha" sweep ("authors" or "fixed_ranges"; `keras_gahb.data`).
+        gahb_ks: numbers K of basis vectors of the GAHB adaptivity check.
         precision: "float32", "mixed_bfloat16" or "mixed_float16".
     """
 
@@ -79,6 +91,10 @@ class ReproductionConfig:
     jacobian_sigma: float = 0.04
     gahb_sigma: float = 0.15
     seed: int = 0
+    pairing: str = "independent"
+    control: bool = True
+    calpha_variant: str = "authors"
+    gahb_ks: tuple = (8, 16, 32, 64, 128)
     precision: str = "float32"
 
     def to_dict(self):
@@ -141,4 +157,13 @@ def config_for_scale(scale="quick", **overrides):
         )
     values = dict(SCALES[scale])
     values.update(overrides)
-    return ReproductionConfig(scale=scale, **values)
+    config = ReproductionConfig(scale=scale, **values)
+    if config.pairing not in PAIRINGS:
+        raise ValueError(f"Unknown pairing {config.pairing!r}; use one of {', '.join(PAIRINGS)}.")
+    if config.calpha_variant not in CALPHA_VARIANTS:
+        raise ValueError(f"Unknown calpha_variant {config.calpha_variant!r}; use one of "
+                         f"{', '.join(CALPHA_VARIANTS)}.")
+    if not any(n >= 2 for n in config.n_values):
+        raise ValueError(f"n_values needs some N >= 2 (memorization is measured from N = 2); "
+                         f"got {list(config.n_values)}.")
+    return config
