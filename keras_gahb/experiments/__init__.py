@@ -2,6 +2,7 @@
 
 from keras_gahb.experiments.plan import PAIRINGS, ModelSpec, model_seed, plan
 from keras_gahb.experiments.reproduce import reproduce, write_outputs
+from keras_gahb.experiments.seed_spread import reproduce_seeds
 from keras_gahb.experiments.reproduction_config import (
     PARTS,
     SCALES,
@@ -10,4 +11,4 @@ from keras_gahb.experiments.reproduction_config import (
 )
 
 __all__ = ["PAIRINGS", "PARTS", "SCALES", "ModelSpec", "ReproductionConfig", "config_for_scale",
-           "model_seed", "plan", "reproduce", "write_outputs"]
+           "model_seed", "plan", "reproduce", "reproduce_seeds", "write_outputs"]
