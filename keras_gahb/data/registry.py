@@ -44,10 +44,11 @@ def _gaussian(n, size, seed, channels, **options):
 
 
 def _tfds(name):
-    def load(n, size, seed, channels, split="train", data_dir=None, crop="default"):
+    def load(n, size, seed, channels, split="train", data_dir=None, crop="default",
+             deduplicate=None):
         del seed  # file order
         return tfds_sources.tfds_images(name, n, size, channels=channels, split=split,
-                                        data_dir=data_dir, crop=crop)
+                                        data_dir=data_dir, crop=crop, deduplicate=deduplicate)
 
     return load
 
@@ -107,7 +108,7 @@ _SOURCES = {
         ("patch_size", "photos")),
     "celeba": _Source(
         _tfds("celeba"), "CelebA via tfds celeb_a (user-prepared), paper crop + bicubic resize.",
-        "external", ("split", "data_dir", "crop")),
+        "external", ("split", "data_dir", "crop", "deduplicate")),
     "celeba_hq": _Source(
         _tfds("celeba_hq"), "CelebA-HQ via tfds celeb_a_hq/128 (manual download).", "external",
         ("split", "data_dir", "crop")),

@@ -9,7 +9,7 @@ from keras_gahb.experiments.discs import run_discs
 from keras_gahb.experiments.gahb_basis import run_gahb
 from keras_gahb.experiments.plan import transition_members
 from keras_gahb.experiments.report import write_report
-from keras_gahb.experiments.reproduction_config import PARTS, config_for_scale
+from keras_gahb.experiments.reproduction_config import PARTS, check_capacity, config_for_scale
 from keras_gahb.experiments.transition import run_transition, train_transition_models
 from keras_gahb.utils import atomic_write_json, read_json
 
@@ -55,6 +55,8 @@ def reproduce(run_dir="gahb_runs/reproduce", scale="quick", parts=None, only=Non
     unknown = [p for p in parts if p not in PARTS]
     if unknown:
         raise ValueError(f"Unknown part(s) {', '.join(unknown)}. Valid parts: {', '.join(PARTS)}.")
+    if "transition" in parts or "gahb" in parts or only is not None:
+        check_capacity(config)
     os.makedirs(os.path.join(run_dir, "parts"), exist_ok=True)
     _check_or_write_config(run_dir, config)
 

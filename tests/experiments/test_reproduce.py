@@ -268,3 +268,18 @@ def test_report_opens_in_headless_chromium(tiny_run, tmp_path):
     )
     assert dom.returncode == 0
     assert "Memorization to generalization" in dom.stdout
+
+
+def test_capacity_is_checked_before_any_training(tmp_path):
+    out = str(tmp_path / "faces")
+    with pytest.raises(ValueError, match="largest N that fits is 42"):
+        reproduce(out, scale="tiny", dataset="faces", dataset_options={}, n_values=[2, 60],
+                  parts=["transition"], verbose=0)
+    assert not os.path.exists(os.path.join(out, "models"))
+    paper = config_for_scale("paper")
+    assert paper.dataset_options == {"split": "all", "deduplicate": 0.95}
+    from keras_gahb.experiments.reproduction_config import check_capacity
+
+    assert check_capacity(paper) == 2 * 99_000 + 512 <= 198_650
+    with pytest.raises(ValueError, match="largest N that fits is 99,069"):
+        check_capacity(config_for_scale("paper", n_values=[1, 100_000]))
