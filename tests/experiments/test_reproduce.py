@@ -173,9 +173,13 @@ def test_untrained_models_fail_the_largest_n_generalization_checks(tiny_run):
     checks = summary["parts"]["transition"]["checks"]
     largest = [c for c in checks if c["scope"] == "largest N"]
     assert len(largest) == 4
-    assert not all(c["passed"] for c in largest)
+    # Untrained networks fail every largest-N claim (a generalization claim needs a trained
+    # denoiser), and the "trained" check itself fails on the PSNR numbers it prints.
+    assert not any(c["passed"] for c in largest), largest
     trained = next(c for c in largest if "are trained" in c["claim"])
-    assert not trained["passed"]
+    assert "dB" in trained["value"] and not trained["passed"]
+    numbers = summary["parts"]["transition"]["numbers"][str(max(config_for_scale("tiny").n_values))]
+    assert min(numbers["test_psnr_at_gap_sigma"].values()) < numbers["input_psnr_at_gap_sigma"] + 3
     assert not summary["all_checks_passed"]
     assert summary["pairing"] == "independent" and summary["control"] is True
 
