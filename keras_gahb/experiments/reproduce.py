@@ -11,6 +11,7 @@ from keras_gahb.experiments.plan import transition_members
 from keras_gahb.experiments.report import write_report
 from keras_gahb.experiments.reproduction_config import PARTS, check_capacity, config_for_scale
 from keras_gahb.experiments.transition import run_transition, train_transition_models
+from keras_gahb.training.precision import check_precision
 from keras_gahb.utils import atomic_write_json, read_json
 
 _RUNNERS = {
@@ -57,6 +58,7 @@ def reproduce(run_dir="gahb_runs/reproduce", scale="quick", parts=None, only=Non
         raise ValueError(f"Unknown part(s) {', '.join(unknown)}. Valid parts: {', '.join(PARTS)}.")
     if "transition" in parts or "gahb" in parts or only is not None:
         check_capacity(config)
+    check_precision(config.precision)  # before any folder is written or model trained
     os.makedirs(os.path.join(run_dir, "parts"), exist_ok=True)
     _check_or_write_config(run_dir, config)
 
