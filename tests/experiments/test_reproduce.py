@@ -287,3 +287,24 @@ def test_capacity_is_checked_before_any_training(tmp_path):
     assert check_capacity(paper) == 2 * 99_000 + 512 <= 198_650
     with pytest.raises(ValueError, match="largest N that fits is 99,069"):
         check_capacity(config_for_scale("paper", n_values=[1, 100_000]))
+
+
+@pytest.mark.slow
+def test_reproduce_seeds_runs_each_master_seed_in_its_folder(tmp_path):
+    from keras_gahb.experiments import reproduce_seeds
+
+    out = str(tmp_path / "spread")
+    spread = reproduce_seeds(out, seeds=(0, 1), scale="tiny", parts=["discs"], verbose=0)
+    assert spread["seeds"] == [0, 1]
+    for seed in (0, 1):
+        with open(os.path.join(out, f"seed{seed}", "config.json")) as f:
+            assert json.load(f)["seed"] == seed
+    seeds = set()
+    for seed in (0, 1):
+        with open(os.path.join(out, f"seed{seed}", "models", "discs", "config.json")) as f:
+            seeds.add(json.load(f)["config"]["seed"])
+    assert seeds == {model_seed(s, "discs", 64, "train") for s in (0, 1)}
+    assert all(0 <= e["passed"] <= 2 for e in spread["checks"].values())
+    assert os.path.exists(os.path.join(out, "spread.md"))
+    with pytest.raises(ValueError, match="seeds"):
+        reproduce_seeds(out, seeds=(), scale="tiny")
