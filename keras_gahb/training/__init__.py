@@ -3,12 +3,15 @@
 Plain Keras: `compile_denoiser(model, ...)` (Adam + schedule + optional EMA,
 MSE loss) and `model.fit(keras_gahb.data.noisy_pairs(...))`, with
 `PSNRCallback` (PSNR vs noise level on train and test, Fig 1's data) and
-`DenoisedGridCallback`. `train(run_dir, **options)` is a whole resumable run
+`DenoisedGridCallback`; `MemorizationCallback` and `memorization_sweep` (when
+memorization sets in, tau_mem vs N). `train(run_dir, **options)` is a whole resumable run
 (what `gahb train` calls); `train_stacked` trains several such runs in one step.
 """
 
 from keras_gahb.training.denoised_grid_callback import DenoisedGridCallback
 from keras_gahb.training.distribution import distribution_scope, num_replicas
+from keras_gahb.training.memorization import fit_power_law, memorization_sweep, memorization_times
+from keras_gahb.training.memorization_callback import MemorizationCallback
 from keras_gahb.training.precision import check_precision, precision_problem
 from keras_gahb.training.psnr_callback import PSNRCallback, psnr_per_image
 from keras_gahb.training.recipe import (
@@ -25,7 +28,7 @@ from keras_gahb.training.recipe import (
     resolve_jit_compile,
     steps_per_epoch,
 )
-from keras_gahb.training.run import train
+from keras_gahb.training.run import train, trained_image_size
 from keras_gahb.training.run_checkpoint import RunCheckpoint
 from keras_gahb.training.train_config import TrainConfig, load_config_file
 from keras_gahb.training.train_result import TrainResult
@@ -33,6 +36,7 @@ from keras_gahb.training.train_stacked import train_stacked
 
 __all__ = [
     "DenoisedGridCallback",
+    "MemorizationCallback",
     "PSNRCallback",
     "RunCheckpoint",
     "TrainConfig",
@@ -46,8 +50,11 @@ __all__ = [
     "detach_weights",
     "distribution_scope",
     "ema_weights",
+    "fit_power_law",
     "learning_rate_schedule",
     "load_config_file",
+    "memorization_sweep",
+    "memorization_times",
     "native_bfloat16",
     "num_replicas",
     "paper_learning_rate_schedule",
@@ -57,4 +64,5 @@ __all__ = [
     "steps_per_epoch",
     "train",
     "train_stacked",
+    "trained_image_size",
 ]

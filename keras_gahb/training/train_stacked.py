@@ -85,6 +85,8 @@ def train_stacked(run_dirs, train_images=None, test_images=None, per_model=None,
     _check_shared(configs)
     channels = configs[0].channels if trains[0] is None else np.shape(trains[0])[-1]
     check_precision(configs[0].precision, channels)  # before any folder is written
+    for config, images in zip(configs, trains):
+        run._check_model_options(config, images)
 
     loaded = [run._load_data(config, trains[i], tests[i]) for i, config in enumerate(configs)]
     steps = [-(-(config.images_per_epoch or len(data[0])) // config.batch_size)
