@@ -133,7 +133,7 @@ def noisy_pairs(
 
     >>> x = np.random.default_rng(0).uniform(size=(10, 16, 16, 1)).astype("float32")
     >>> ds = keras_gahb.data.noisy_pairs(x, batch_size=4, images_per_epoch=20, seed=0)
-    >>> model.fit(ds, epochs=2)
+    >>> model.fit(ds, epochs=2, shuffle=False)
     """
     import tensorflow as tf
 

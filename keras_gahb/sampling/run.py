@@ -37,7 +37,7 @@ def run_sampling(
     """Sample `num` images from a denoiser and write them, their grid and sigma trajectories.
 
     Writes to `out_dir`: `samples.npz` (images, initial, sigmas padded with
-    NaN, steps, converged, diverged; plus `images_compare` with `compare` and
+    NaN, steps, converged, diverged, at_floor; plus `images_compare` with `compare` and
     `clean`, `measured` with `task`), `grid.png`, `sigmas.json`, `sigmas.png`,
     `config.json`, `summary.json`; with `compare` also `compare.png` (the two
     models side by side, same positions = same noise) and `compare.json` (the
@@ -61,7 +61,7 @@ def run_sampling(
             ("compressive"). Defaults to 0.1.
         verbose: int, show a progress bar. Defaults to 1.
         **sampler_kwargs: arguments of `keras_gahb.sampling.sample` (h0, beta,
-            sigma0, sigma_final, mean, max_steps, batch_size, ...).
+            sigma0, sigma_final, mean, max_steps, floor_factor, batch_size, ...).
 
     Returns:
         dict, the contents of `summary.json`.
@@ -98,10 +98,12 @@ def run_sampling(
         "steps": result.steps,
         "converged": result.converged,
         "diverged": result.diverged,
+        "at_floor": result.at_floor,
     }
     summary = {"model": model_name, "out_dir": os.fspath(out_dir), "summary": result.summary(),
                "num_converged": int(result.converged.sum()),
-               "num_diverged": int(result.diverged.sum())}
+               "num_diverged": int(result.diverged.sum()),
+               "num_at_floor": int(result.at_floor.sum())}
     grid_images = result.images
     if task is not None:
         measured = keras.ops.convert_to_numpy(operator.backproject(measurements))[0]
