@@ -61,8 +61,9 @@ def command(model, out_dir, num, seed, size, compare, task, image, factor, fract
     if "compare" in summary:
         c = summary["compare"]
         click.echo(
-            f"compare: mean cosine similarity {c['mean_cosine_similarity']:.4f} "
-            f"(mean-removed {c['mean_cosine_similarity_mean_removed']:.4f})"
+            f"compare: mean correlation (mean-removed cosine) "
+            f"{c['mean_cosine_similarity_mean_removed']:.4f} "
+            f"(plain cosine {c['mean_cosine_similarity']:.4f})"
         )
     if summary["num_diverged"]:
         click.echo(f"Warning: {summary['num_diverged']} samples diverged (see sigmas.json).", err=True)

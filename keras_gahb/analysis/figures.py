@@ -93,16 +93,18 @@ def psnr_curves_figure(path, curves, title="Denoising performance"):
     Args:
         path: output PNG.
         curves: {N: {"train": psnr_curve result, "test": psnr_curve result}}
-            (either key may be missing).
+            (either key may be missing). Numeric keys are labelled "N=<key>",
+            other keys (model names) as they are.
     """
     fig, ax = plt.subplots(figsize=(4.2, 3.4))
     low, high = np.inf, -np.inf
     for i, (n, pair) in enumerate(_ordered(curves)):
+        name = f"N={n}" if _is_number(n) else str(n)
         for split, style in (("train", "-"), ("test", "--")):
             if split in pair:
                 x, y = np.asarray(pair[split]["input_psnr"]), np.asarray(pair[split]["output_psnr"])
                 ax.plot(x, y, style, color=f"C{i}", marker="o", ms=2.5,
-                        label=f"N={n} {split}" if split == "train" or "train" not in pair else None)
+                        label=f"{name} {split}" if split == "train" or "train" not in pair else None)
                 low, high = min(low, x.min()), max(high, x.max())
     if np.isfinite(low):
         ax.plot([low, high], [low, high], ":", color="gray", lw=0.8, label="identity")
@@ -181,6 +183,14 @@ def similarity_histograms(path, groups, bins=30, xlabel="cosine similarity"):
         ax.tick_params(labelsize=7)
     axes[0, 0].legend(fontsize=6, frameon=False)
     return _save(fig, path)
+
+
+def _is_number(key):
+    try:
+        float(key)
+    except (TypeError, ValueError):
+        return False
+    return True
 
 
 def _ordered(mapping):
