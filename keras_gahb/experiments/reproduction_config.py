@@ -101,7 +101,7 @@ SCALES = {
         slope_sigmas=(0.05, 0.1, 0.2), discs_n=64, discs_images_per_model=256,
         jacobian_sigma=0.1, gahb_sigma=0.1,
     ),
-    # The default: minutes on a laptop CPU.
+    # The default: 44 min measured on a shared 2-core CPU (README), an estimated 16 min idle.
     "quick": dict(),
     # Hours on a CPU, minutes on a GPU.
     "medium": dict(
