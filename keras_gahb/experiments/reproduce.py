@@ -10,6 +10,7 @@ from keras_gahb.experiments.gahb_basis import run_gahb
 from keras_gahb.experiments.report import write_report
 from keras_gahb.experiments.reproduction_config import PARTS, config_for_scale
 from keras_gahb.experiments.transition import run_transition, train_transition_models
+from keras_gahb.training.precision import check_precision
 from keras_gahb.utils import atomic_write_json, read_json
 
 _RUNNERS = {
@@ -52,6 +53,7 @@ def reproduce(run_dir="gahb_runs/reproduce", scale="quick", parts=None, only=Non
     unknown = [p for p in parts if p not in PARTS]
     if unknown:
         raise ValueError(f"Unknown part(s) {', '.join(unknown)}. Valid parts: {', '.join(PARTS)}.")
+    check_precision(config.precision)  # before any folder is written or model trained
     os.makedirs(os.path.join(run_dir, "parts"), exist_ok=True)
     _check_or_write_config(run_dir, config)
 

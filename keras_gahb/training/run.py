@@ -13,6 +13,7 @@ from keras_gahb.data.noise import as_image_array
 from keras_gahb.training import plots
 from keras_gahb.training.denoised_grid_callback import DenoisedGridCallback
 from keras_gahb.training.distribution import distribution_scope, num_replicas
+from keras_gahb.training.precision import check_precision
 from keras_gahb.training.psnr_callback import PSNRCallback, sigma_key
 from keras_gahb.training.recipe import auto_ema_momentum, compile_denoiser
 from keras_gahb.training.run_checkpoint import RunCheckpoint, load_state
@@ -75,6 +76,8 @@ def train(run_dir, train_images=None, test_images=None, callbacks=(), verbose=1,
         Kadkhodaie et al., ICLR 2024, https://arxiv.org/abs/2310.02557
     """
     config = TrainConfig.from_dict(options)
+    channels = config.channels if train_images is None else np.shape(train_images)[-1]
+    check_precision(config.precision, channels)
     run_dir = os.fspath(run_dir)
     os.makedirs(run_dir, exist_ok=True)
     train_x, test_x, split_record = _load_data(config, train_images, test_images)

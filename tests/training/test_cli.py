@@ -102,3 +102,24 @@ def test_missing_data_and_files(tmp_path):
     _assert_one_line_error(missing, "Config file not found")
     no_out = _run(["--epochs", "1"])
     _assert_one_line_error(no_out, "--out")
+
+
+def test_a_precision_the_machine_cannot_train_is_refused_before_writing(tmp_path, monkeypatch):
+    """`gahb train --precision` and `gahb reproduce --set precision=` refuse a precision whose
+    one-step probe fails, in one line naming float32, and leave no folder behind."""
+    from keras_gahb.training import precision as module
+
+    monkeypatch.setattr(module, "_PROBED", {})
+    monkeypatch.setattr(module, "_probe", lambda precision, channels: (
+        "RuntimeError: slow_conv2d: grad_weight must be contiguous"
+        if precision == "mixed_float16" else None))
+    out = tmp_path / "run"
+    refused = _run([*TINY_FLAGS, "--precision", "mixed_float16", "--out", str(out)])
+    _assert_one_line_error(refused, "precision='mixed_float16' cannot train",
+                           "grad_weight must be contiguous", "Use precision='float32'")
+    assert not out.exists()
+    reproduce_out = tmp_path / "reproduce"
+    refused = CliRunner().invoke(gahb, ["reproduce", "--scale", "tiny", "--out",
+                                        str(reproduce_out), "--set", "precision=mixed_float16"])
+    _assert_one_line_error(refused, "precision='mixed_float16' cannot train")
+    assert not reproduce_out.exists()
