@@ -1,5 +1,6 @@
 """Sampling a briefly trained denoiser (the docs' recipe at a tiny scale) with the defaults."""
 
+import keras
 import numpy as np
 import pytest
 
@@ -8,6 +9,9 @@ from keras_gahb.sampling import sample
 
 
 @pytest.mark.slow
+@pytest.mark.skipif(keras.backend.backend() != "tensorflow",
+                    reason="trains a model (~1 CPU-minute): once, on TensorFlow; the floor rule "
+                           "itself is tested on every backend in test_sampler.py")
 def test_briefly_trained_model_converges_with_default_settings():
     """A unet_small trained as docs/training.md trains (faces, sigma = U^2, Adam + cosine), for
     800 steps at 16x16, is worse than the identity at low noise; with it the paper's loop leaves
