@@ -101,4 +101,5 @@ class NoisyFloorDenoiser:
     def __call__(self, y):
         y = keras.ops.convert_to_numpy(y)
         xi = self.rng.standard_normal(y.shape).astype(np.float32)
-        return (self.mean + self.c * (y - self.mean) + self.floor * xi).astype(np.float32)
+        out = (self.mean + self.c * (y - self.mean) + self.floor * xi).astype(np.float32)
+        return keras.ops.convert_to_tensor(out)
