@@ -23,7 +23,7 @@ from keras_gahb.training.recipe import (
     paper_learning_rate_schedule,
     steps_per_epoch,
 )
-from keras_gahb.training.run import train
+from keras_gahb.training.run import train, trained_image_size
 from keras_gahb.training.run_checkpoint import RunCheckpoint
 from keras_gahb.training.train_config import TrainConfig, load_config_file
 from keras_gahb.training.train_result import TrainResult
@@ -51,4 +51,5 @@ __all__ = [
     "psnr_per_image",
     "steps_per_epoch",
     "train",
+    "trained_image_size",
 ]

@@ -126,8 +126,12 @@ def test_bad_options_raise_value_errors(tmp_path, tiny_options):
         train(str(tmp_path / "a"), batch_sise=4)
     with pytest.raises(ValueError, match="ema must be true or false"):
         train(str(tmp_path / "b"), ema="False")
-    with pytest.raises(ValueError, match="100 faces"):
+    # tiny_options: test_size 4; faces holds 100 images, so 2 * 60 + 4 do not fit and 48 is the most.
+    with pytest.raises(ValueError, match=r"holds 100 images.*need 124 images \(2N \+ test\)"
+                                         r".*largest N with a test set of 4 is 48"):
         train(str(tmp_path / "c"), **{**tiny_options, "n": 60})
+    for name in ("a", "b", "c"):
+        assert not (tmp_path / name).exists()  # nothing written for a refused command
 
 
 def _one_step_of_the_denoiser(precision, images):
