@@ -12,7 +12,12 @@ from keras_gahb.data import disjoint_subsets, get_images, noisy_pairs
 from keras_gahb.data.noise import as_image_array
 from keras_gahb.training import plots
 from keras_gahb.training.denoised_grid_callback import DenoisedGridCallback
-from keras_gahb.training.distribution import distribution_scope, num_replicas
+from keras_gahb.training.distribution import (
+    distribution_scope,
+    initialize_cluster,
+    is_chief,
+    num_replicas,
+)
 from keras_gahb.training.psnr_callback import PSNRCallback, sigma_key
 from keras_gahb.training.recipe import auto_ema_momentum, compile_denoiser
 from keras_gahb.training.run_checkpoint import RunCheckpoint, load_state
@@ -76,7 +81,10 @@ def train(run_dir, train_images=None, test_images=None, callbacks=(), verbose=1,
     """
     config = TrainConfig.from_dict(options)
     run_dir = os.fspath(run_dir)
-    os.makedirs(run_dir, exist_ok=True)
+    initialize_cluster(config.strategy)
+    chief = is_chief(config.strategy)  # across processes, only the chief writes run_dir
+    if chief:
+        os.makedirs(run_dir, exist_ok=True)
     train_x, test_x, split_record = _load_data(config, train_images, test_images)
     if split_record is None:  # the caller's arrays: record what was used
         config = dataclasses.replace(config, dataset="arrays", dataset_options={},
@@ -85,8 +93,8 @@ def train(run_dir, train_images=None, test_images=None, callbacks=(), verbose=1,
         "config": config.to_dict(),
         "data": {"train": _fingerprint(train_x), "test": _fingerprint(test_x)},
     }
-    _check_or_write_config(run_dir, record)
-    if split_record is not None and not os.path.exists(os.path.join(run_dir, "split.json")):
+    _check_or_write_config(run_dir, record, write=chief)
+    if chief and split_record is not None and not os.path.exists(os.path.join(run_dir, "split.json")):
         atomic_write_json(os.path.join(run_dir, "split.json"), split_record)
 
     state = load_state(run_dir)
@@ -140,17 +148,19 @@ def train(run_dir, train_images=None, test_images=None, callbacks=(), verbose=1,
         )
         checkpoint = RunCheckpoint(run_dir, state, psnr_callback=psnr,
                                    images_per_epoch=steps * config.batch_size
-                                   if drop_remainder else per_epoch, replicas=replicas)
+                                   if drop_remainder else per_epoch, replicas=replicas,
+                                   write=chief)
         log_dir = os.path.join(run_dir, "logs")
         built_in = [_TrainTimer(checkpoint), _NonFiniteGuard(), psnr]
         if config.grid_images:
             built_in.append(DenoisedGridCallback(
-                test_x[: config.grid_images], os.path.join(run_dir, "denoised_grid.png"),
+                test_x[: config.grid_images],
+                os.path.join(run_dir, "denoised_grid.png") if chief else None,
                 sigma=config.grid_sigma, seed=config.seed, every=config.eval_every,
-                log_dir=log_dir if config.tensorboard else None,
+                log_dir=log_dir if config.tensorboard and chief else None,
             ))
         built_in.append(checkpoint)
-        if config.tensorboard:
+        if config.tensorboard and chief:
             _check_tensorboard()
             built_in.append(keras.callbacks.TensorBoard(log_dir, write_graph=False,
                                                         profile_batch=0))
@@ -171,7 +181,8 @@ def train(run_dir, train_images=None, test_images=None, callbacks=(), verbose=1,
     if checkpoint.epoch < config.epochs:
         # A callback stopped training early (e.g. EarlyStopping): keep the run resumable.
         return _result(run_dir, checkpoint.state("running"), resumed=bool(initial_epoch))
-    _write_curves(run_dir, psnr, checkpoint)
+    if chief:
+        _write_curves(run_dir, psnr, checkpoint)
     checkpoint.write_state("finished")
     return _result(run_dir, checkpoint.state("finished"), resumed=bool(initial_epoch))
 
@@ -254,7 +265,7 @@ def _fingerprint(images):
     return {"shape": list(images.shape), "sha256": digest.hexdigest()[:16]}
 
 
-def _check_or_write_config(run_dir, record):
+def _check_or_write_config(run_dir, record, write=True):
     path = os.path.join(run_dir, CONFIG_FILE)
     if os.path.exists(path):
         saved = read_json(path)
@@ -265,6 +276,8 @@ def _check_or_write_config(run_dir, record):
                 f"{run_dir} holds a run with different settings ({'; '.join(differences[:6])}). "
                 "Use a new output directory, or delete this one to start over."
             )
+        return
+    if not write:
         return
     import keras_gahb
 
