@@ -8,7 +8,12 @@ MSE loss) and `model.fit(keras_gahb.data.noisy_pairs(...))`, with
 """
 
 from keras_gahb.training.denoised_grid_callback import DenoisedGridCallback
-from keras_gahb.training.distribution import distribution_scope, num_replicas
+from keras_gahb.training.distribution import (
+    distribution_scope,
+    initialize_cluster,
+    is_chief,
+    num_replicas,
+)
 from keras_gahb.training.psnr_callback import PSNRCallback, psnr_per_image
 from keras_gahb.training.recipe import (
     auto_ema_momentum,
@@ -41,6 +46,8 @@ __all__ = [
     "detach_weights",
     "distribution_scope",
     "ema_weights",
+    "initialize_cluster",
+    "is_chief",
     "learning_rate_schedule",
     "load_config_file",
     "num_replicas",
