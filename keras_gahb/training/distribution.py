@@ -28,8 +28,10 @@ def distribution_scope(strategy=None):
     - None: no distribution.
 
     The batch size given to `model.fit` is the global batch (split over
-    devices and processes). Batch norm statistics are per device unless the
-    model's `BiasFreeBatchNormalization` layers have `synchronized=True`.
+    devices and processes). With tf.distribute, batch norm statistics are per
+    replica unless the `BiasFreeBatchNormalization` layers have
+    `synchronized=True`; with "data_parallel" (JAX) the step is compiled for
+    the global batch and they are global either way.
 
     Yields:
         The strategy / distribution object, or None.
