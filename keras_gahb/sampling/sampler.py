@@ -39,6 +39,8 @@ def sample(
     batch_size=None,
     compiled=True,
     verbose=0,
+    initial=None,
+    first_step=1,
 ):
     """Draw images from the prior implicit in a blind denoiser (Kadkhodaie & Simoncelli).
 
@@ -95,6 +97,12 @@ def sample(
             (`compile_function`). Set False for denoisers that are not
             traceable. Defaults to True.
         verbose: 0 (silent) or 1 (a progress bar). Defaults to 0.
+        initial: optional (num_images, H, W, C) starting points x_0 instead of
+            the draw from N(mean, sigma0^2 I), e.g. an iterate of an earlier
+            run to continue it (branching). Defaults to None.
+        first_step: int >= 1, the index t of the first iteration (sets the
+            step sizes h_t and the noise keys); continue a run from step t with
+            first_step = t + 1. Defaults to 1.
 
     Returns:
         A `SampleResult` (images, initial, sigmas, steps, converged, diverged,
@@ -121,6 +129,12 @@ def sample(
         h0, beta, sigma0, sigma_final, divergence_sigma
     )
     max_steps = _check_int("max_steps", max_steps, minimum=1)
+    first_step = _check_int("first_step", first_step, minimum=1)
+    start_images = None
+    if initial is not None:
+        start_images = np.asarray(keras.ops.convert_to_numpy(initial), np.float32)
+        if start_images.shape != shape or not np.all(np.isfinite(start_images)):
+            raise ValueError(f"`initial` must be finite with shape {shape}; got {start_images.shape}.")
     if snapshot_every is not None:
         snapshot_every = _check_int("snapshot_every", snapshot_every, minimum=1)
     batch_size = num if batch_size is None else _check_int("batch_size", batch_size, minimum=1)
@@ -138,6 +152,8 @@ def sample(
         "max_steps": max_steps,
         "snapshot_every": snapshot_every,
         "divergence_sigma": divergence_sigma,
+        "first_step": first_step,
+        "initial": None if initial is None else "array",
         "operator": None if operator is None else {"class": type(operator).__name__,
                                                      **operator.get_config()},
     }
@@ -158,6 +174,7 @@ def sample(
             step, state, indices, image_shape, seed, h0, beta, sigma0, mean,
             max_steps, snapshot_every, operator,
             None if backprojected is None else backprojected[indices], verbose,
+            None if start_images is None else start_images[indices], first_step,
         )
         images.append(chunk["images"])
         initial.append(chunk["initial"])
@@ -261,10 +278,15 @@ def _make_step(denoise, operator, sigma_final, divergence_sigma):
 
 
 def _run_batch(step, state, indices, image_shape, seed, h0, beta, sigma0, mean,
-               max_steps, snapshot_every, operator, backprojected, verbose):
+               max_steps, snapshot_every, operator, backprojected, verbose, initial=None,
+               first_step=1):
     n = len(indices)
     x0 = sigma0 * counter_normal(seed, indices, 0, image_shape)
-    if operator is None:
+    if initial is not None:
+        x0 = initial.copy()
+        if backprojected is None:
+            backprojected = np.zeros((n,) + image_shape, np.float32)
+    elif operator is None:
         x0 += mean
         backprojected = np.zeros((n,) + image_shape, np.float32)
     else:
@@ -287,7 +309,8 @@ def _run_batch(step, state, indices, image_shape, seed, h0, beta, sigma0, mean,
     if verbose:
         bar = keras.utils.Progbar(None, stateful_metrics=["max_sigma", "active"], unit_name="step")
     t = 0
-    for t in range(1, max_steps + 1):
+    last_step = first_step + max_steps - 1
+    for t in range(first_step, last_step + 1):
         h = step_size(t, h0)
         gamma_scale = noise_scale(h, beta)
         noise = np.zeros((n,) + image_shape, np.float32)
@@ -295,7 +318,7 @@ def _run_batch(step, state, indices, image_shape, seed, h0, beta, sigma0, mean,
             noise[active_np] = counter_normal(seed, indices[active_np], t, image_shape)
         x, final, active, sigma, newly_converged, newly_diverged = step(
             state, x, final, active, to_tensor(noise), to_tensor(h, "float32"),
-            to_tensor(gamma_scale, "float32"), to_tensor(t == max_steps), backprojected,
+            to_tensor(gamma_scale, "float32"), to_tensor(t == last_step), backprojected,
         )
         sigma = keras.ops.convert_to_numpy(sigma)
         for row in np.flatnonzero(active_np):
