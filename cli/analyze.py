@@ -135,3 +135,8 @@ def similarity(samples, train, compare, metric, size, out_dir):
                    f"{s['mean_correlation_between_models']:.4f} (plain cosine "
                    f"{s['mean_cosine_between_models']:.4f})")
     click.echo(f"Wrote {os.path.join(out_dir, '')}")
+
+
+from cli._beyond import register as _register_beyond  # noqa: E402
+
+_register_beyond(command)

@@ -12,26 +12,57 @@ SCALE_NAMES = ("tiny", "quick", "medium", "paper")
 @click.command("reproduce")
 @click.argument("part", required=False, type=click.Choice(PART_NAMES + ("all",)), default="all")
 @click.option("--scale", type=click.Choice(SCALE_NAMES), default="quick", show_default=True,
-              help="quick: ~45 min on a shared 2-core CPU; medium: hours on a CPU; paper: GPU/TPU; "
+              help="quick: tens of minutes on a 2-core CPU (docs/reproduce.md); medium: hours on a CPU; "
+                   "paper: GPU/TPU; "
                    "tiny: about a minute, numbers meaningless (tests).")
 @click.option("--out", type=click.Path(file_okay=False), default=None,
               help="Run folder (default gahb_runs/reproduce_<scale>). Rerun to resume.")
-@click.option("--only", default=None, metavar="N:SPLIT",
-              help="Train only this transition model (e.g. 1000:s1), for cluster fan-out.")
+@click.option("--only", default=None, metavar="N:SPLIT[:REPLICATE]",
+              help="Train only this transition model (e.g. 1000:s1, or 1000:s1:1 for the S1' "
+                   "control), for cluster fan-out.")
+@click.option("--seeds", default=None, metavar="S1,S2,...",
+              help="Run once per master seed (in OUT/seed<S>) and write OUT/spread.md with the "
+                   "spread of every number, e.g. --seeds 0,1,2.")
+@click.option("--plan", "show_plan", is_flag=True,
+              help="List every model of this scale (part, N, split, replicate, seed, folder) "
+                   "and exit.")
 @click.option("--set", "settings", multiple=True, metavar="KEY=VALUE",
-              help="Override a ReproductionConfig field (JSON value), e.g. --set epochs=4.")
+              help="Override a ReproductionConfig field (JSON value), e.g. --set epochs=4 or "
+                   "--set pairing=same_seed (an ablation).")
 @click.option("--quiet", is_flag=True, help="No progress output.")
-def command(part, scale, out, only, settings, quiet):
+def command(part, scale, out, only, seeds, show_plan, settings, quiet):
     """Reproduce the paper's experiments and write report.html, figures and summary.json.
 
     PART is one of transition, calpha, discs, gahb, or all (default).
     """
-    from keras_gahb.experiments import reproduce
+    from keras_gahb import experiments
 
     out = out or f"gahb_runs/reproduce_{scale}"
     parts = None if part == "all" else [part]
-    summary = reproduce(out, scale=scale, parts=parts, only=only, verbose=0 if quiet else 1,
-                        **parse_key_values(settings, "--set"))
+    overrides = parse_key_values(settings, "--set")
+    if show_plan:
+        config = experiments.config_for_scale(scale, **overrides)
+        click.echo("part\tN\tsplit\treplicate\tseed\tfolder")
+        for spec in experiments.plan(config, out):
+            click.echo(f"{spec.part}\t{spec.n}\t{spec.split}\t{spec.replicate}\t{spec.seed}\t"
+                       f"{spec.run_dir}")
+        return
+    if seeds:
+        if only:
+            raise click.UsageError("--seeds and --only cannot be combined.")
+        try:
+            seed_list = [int(s) for s in seeds.split(",") if s.strip()]
+        except ValueError:
+            raise click.UsageError(f"--seeds takes integers like 0,1,2, got {seeds!r}.") from None
+        spread = experiments.reproduce_seeds(out, seeds=seed_list, scale=scale, parts=parts,
+                                             verbose=0 if quiet else 1, **overrides)
+        for claim, entry in spread["checks"].items():
+            click.echo(f"[{entry['passed']}/{len(seed_list)} seeds pass] {claim}: "
+                       + " / ".join(str(v) for v in entry["values"]))
+        click.echo(f"Spread: {out}/spread.md  Reports: {out}/seed<S>/report.html")
+        return
+    summary = experiments.reproduce(out, scale=scale, parts=parts, only=only,
+                                    verbose=0 if quiet else 1, **overrides)
     if only:
         click.echo(f"Trained {only} in {out}. Run without --only to gather the report.")
         return

@@ -66,7 +66,9 @@ def _noise(ctx, param, value):
               help="[float32]")
 @click.option("--strategy",
               type=click.Choice(["none", "mirrored", "multi_worker", "tpu", "data_parallel"]),
-              help="Data parallelism: tf.distribute (TensorFlow) or data_parallel (JAX). [none]")
+              help="Data parallelism: tf.distribute (TensorFlow) or data_parallel (JAX). "
+                   "multi_worker: run this same command on every worker, each with its "
+                   "TF_CONFIG; only the chief writes --out (docs/distributed.md). [none]")
 @click.option("--seed", type=click.IntRange(min=0), help="Seed of data, split, init, noise. [0]")
 @click.option("--eval-sigmas", callback=_sigmas,
               help="Comma-separated noise levels of the PSNR curves. "

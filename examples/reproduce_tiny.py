@@ -1,9 +1,11 @@
 """The whole `gahb reproduce` pipeline at a toy size, from Python (about two minutes on a CPU).
 
-Trains two tiny denoisers per training-set size N on disjoint sets, samples both from the same
-seeds, measures memorization and model variance, fits C^alpha and disc MSE slopes, computes the
-Jacobian eigenbasis, and writes a self-contained report.html. The numbers are meaningless at
-this size; run `gahb reproduce` (the quick scale) for real ones.
+Trains three tiny denoisers per training-set size N (S1 and S2 on disjoint sets, and the S1'
+control, each with its own seed), samples them from the same seed, measures memorization and
+model variance beside the control, fits C^alpha and disc MSE slopes, compares the Jacobian
+eigenbasis with the DCT and Haar wavelets, and writes a self-contained report.html. The models
+are untrained at this size, so the largest-N checks FAIL, as they must; run `gahb reproduce`
+(the quick scale) for real numbers.
 
 Run: python examples/reproduce_tiny.py [OUT_DIR]
 """
@@ -16,5 +18,6 @@ out = sys.argv[1] if len(sys.argv) > 1 else "gahb_runs/example_tiny"
 summary = reproduce(out, scale="tiny", n_values=(2, 8), verbose=1)
 for part, section in summary["parts"].items():
     for check in section["checks"]:
-        print(f"[{'PASS' if check['passed'] else 'FAIL'}] {part}: {check['claim']}")
+        print(f"[{'PASS' if check['passed'] else 'FAIL'}] {part}: {check['claim']} "
+              f"({check['value']})")
 print(f"Open {out}/report.html in a browser.")

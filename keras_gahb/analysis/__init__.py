@@ -7,12 +7,31 @@
   `cosine_similarity`, `nearest_neighbors`, `memorization_ratio`,
   `relative_model_variance`, `kl_bound`, and the `EmpiricalOptimalDenoiser`
   of a finite training set.
+- Beyond the paper: reference denoisers (`WienerDenoiser`, `GaussianMixtureDenoiser`,
+  `SmoothedEmpiricalDenoiser`, `LocalPatchDenoiser`, `PCALocalDenoiser`) and
+  `compare_with_references`; Jacobian `dimension_curve` across sigma; sampling probes
+  `trajectory_agreement` and `branching`.
 - Figures: `keras_gahb.analysis.figures`; command-line runs: `analyze_*`.
 
 Reference: Kadkhodaie, Guth, Simoncelli, Mallat (2024), https://arxiv.org/abs/2310.02557.
 """
 
-from keras_gahb.analysis import figures
+from keras_gahb.analysis import beyond_figures, figures
+from keras_gahb.analysis.beyond_run import (
+    analyze_branching,
+    analyze_dimension,
+    analyze_dynamics,
+    analyze_references,
+)
+from keras_gahb.analysis.dimension import (
+    TangentProjectionDenoiser,
+    dimension_curve,
+    disc_tangent_basis,
+    gaussian_jacobian_spectrum,
+    implied_dimension,
+    local_disc_images,
+    per_sigma,
+)
 from keras_gahb.analysis.eigen_analysis import EigenAnalysis, eigen_analysis
 from keras_gahb.analysis.empirical_optimal_denoiser import (
     EmpiricalOptimalDenoiser,
@@ -33,6 +52,20 @@ from keras_gahb.analysis.measures import (
     relative_model_variance,
     train_test_gap,
 )
+from keras_gahb.analysis.probes import branching, trajectory_agreement
+from keras_gahb.analysis.references import (
+    REFERENCES,
+    GaussianMixtureDenoiser,
+    LocalPatchDenoiser,
+    PCALocalDenoiser,
+    SmoothedEmpiricalDenoiser,
+    WienerDenoiser,
+    calibrate_patch_size,
+    compare_with_references,
+    default_patch_size,
+    r_squared,
+    reference_denoiser,
+)
 from keras_gahb.analysis.run import (
     analyze_jacobian,
     analyze_psnr,
@@ -43,6 +76,31 @@ from keras_gahb.analysis.run import (
 )
 
 __all__ = [
+    "GaussianMixtureDenoiser",
+    "LocalPatchDenoiser",
+    "PCALocalDenoiser",
+    "REFERENCES",
+    "SmoothedEmpiricalDenoiser",
+    "TangentProjectionDenoiser",
+    "WienerDenoiser",
+    "analyze_branching",
+    "analyze_dimension",
+    "analyze_dynamics",
+    "analyze_references",
+    "beyond_figures",
+    "branching",
+    "calibrate_patch_size",
+    "compare_with_references",
+    "default_patch_size",
+    "dimension_curve",
+    "disc_tangent_basis",
+    "gaussian_jacobian_spectrum",
+    "implied_dimension",
+    "local_disc_images",
+    "per_sigma",
+    "r_squared",
+    "reference_denoiser",
+    "trajectory_agreement",
     "EigenAnalysis",
     "EmpiricalOptimalDenoiser",
     "analyze_jacobian",

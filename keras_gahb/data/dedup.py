@@ -27,8 +27,12 @@ def duplicate_features(images, pool_size=20):
     return np.divide(features, norms, out=np.zeros_like(features), where=norms > 1e-12)
 
 
-def near_duplicate_pairs(features, threshold=0.95, block_size=4096, verbose=False):
-    """All pairs (i, j), j < i, whose feature correlation exceeds `threshold`.
+def near_duplicate_pairs(features, threshold=0.95, block_size=4096, verbose=False,
+                         absolute=False):
+    """All pairs (i, j), j < i, whose feature correlation (or |correlation|) exceeds `threshold`.
+
+    With `absolute=True` a pair whose correlation is below -threshold counts too
+    (the authors' rule: an image and its contrast-inverted copy are duplicates).
 
     The correlation matrix is computed in blocks of block_size x block_size
     (lower triangle only), so memory stays O(N block_size), never O(N^2).
@@ -46,6 +50,8 @@ def near_duplicate_pairs(features, threshold=0.95, block_size=4096, verbose=Fals
         for col_start in range(0, start + len(rows), block_size):
             cols = features[col_start:col_start + block_size]
             corr = rows @ cols.T
+            if absolute:
+                corr = np.abs(corr)
             i, j = np.nonzero(corr > threshold)
             i, j = i + start, j + col_start
             keep = j < i
@@ -60,11 +66,12 @@ def near_duplicate_pairs(features, threshold=0.95, block_size=4096, verbose=Fals
 
 
 def remove_near_duplicates(images, threshold=0.95, pool_size=20, block_size=4096,
-                           verbose=False):
+                           verbose=False, absolute=True):
     """Indices of the images kept after removing near duplicates (the paper's CelebA rule).
 
-    Two images are near duplicates when the correlation of their mean-removed,
-    pool_size x pool_size average-pooled versions exceeds `threshold`. Images
+    Two images are near duplicates when the absolute correlation of their
+    mean-removed, pool_size x pool_size average-pooled versions exceeds
+    `threshold` (the authors' code tests |corr|; `absolute=False` tests corr). Images
     are visited in order and an image is dropped when it is a near duplicate of
     an image already kept, so the first of each group survives.
 
@@ -74,6 +81,7 @@ def remove_near_duplicates(images, threshold=0.95, pool_size=20, block_size=4096
         pool_size: side of the pooled images. Default 20 (the paper's, from 80x80).
         block_size: rows and columns per correlation block. Default 4096.
         verbose: show a progress bar. Default False.
+        absolute: compare |correlation| (the authors' rule). Default True.
 
     Returns:
         int64 array of kept indices, increasing.
@@ -87,7 +95,8 @@ def remove_near_duplicates(images, threshold=0.95, pool_size=20, block_size=4096
         raise ValueError(f"threshold is a correlation in [-1, 1], got {threshold}.")
     block_size = check_size(block_size, "block_size", minimum=1)
     features = duplicate_features(images, pool_size)
-    pairs = near_duplicate_pairs(features, threshold, block_size, verbose=verbose)
+    pairs = near_duplicate_pairs(features, threshold, block_size, verbose=verbose,
+                                 absolute=absolute)
     kept = np.ones(len(features), dtype=bool)
     for i, j in pairs:  # sorted by i: every j < i is already decided
         if kept[j]:

@@ -45,10 +45,11 @@ def _gaussian(n, size, seed, channels, **options):
 
 
 def _tfds(name):
-    def load(n, size, seed, channels, split="train", data_dir=None, crop="default"):
+    def load(n, size, seed, channels, split="train", data_dir=None, crop="default",
+             deduplicate=None):
         del seed  # file order
         return tfds_sources.tfds_images(name, n, size, channels=channels, split=split,
-                                        data_dir=data_dir, crop=crop)
+                                        data_dir=data_dir, crop=crop, deduplicate=deduplicate)
 
     return load
 
@@ -90,7 +91,7 @@ _SOURCES = {
     "calpha": _Source(
         _calpha, "C^alpha images: regular contour between two regular backgrounds (App. E).",
         "synthetic", ("alpha", "background_alpha", "contour_amplitude", "intensity_ranges",
-                      "blur")),
+                      "blur", "variant")),
     "discs": _Source(
         _discs, "Anti-aliased discs: a 5-D manifold (center x, y, radius, 2 intensities).",
         "synthetic", ("radius_range", "min_contrast")),
@@ -109,7 +110,7 @@ _SOURCES = {
         ("patch_size", "photos")),
     "celeba": _Source(
         _tfds("celeba"), "CelebA via tfds celeb_a (user-prepared), paper crop + bicubic resize.",
-        "external", ("split", "data_dir", "crop")),
+        "external", ("split", "data_dir", "crop", "deduplicate")),
     "celeba_hq": _Source(
         _tfds("celeba_hq"), "CelebA-HQ via tfds celeb_a_hq/128 (manual download).", "external",
         ("split", "data_dir", "crop")),

@@ -11,11 +11,14 @@ from keras_gahb.data.not_enough_images_error import NotEnoughImagesError
 from keras_gahb.data.transforms import check_channels, check_count, check_size
 
 CELEBA_CROP = ((29, -29), (9, -9))  # 218x178 aligned faces -> 160x160 (the paper's crop)
+#: Images in every partition of the prepared datasets (before near-duplicate removal).
+CAPACITY = {"celeba": 202_599}
 
 TFDS_SOURCES = {
     "celeba": {
         "builder": "celeb_a",
         "crop": CELEBA_CROP,
+        "all": "train+validation+test",
         "steps": (
             "CelebA is read with tensorflow-datasets. Prepare it once (downloads about 1.4 GB "
             "from Google Drive): python -c \"import tensorflow_datasets as tfds; "
@@ -59,7 +62,9 @@ def tfds_dataset(name, size=80, split="train", channels=1, data_dir=None, crop="
     Args:
         name: "celeba", "celeba_hq" or "lsun_bedroom".
         size: output side. Default 80.
-        split: tfds split, e.g. "train", "test" or "train[:1000]". Default "train".
+        split: tfds split, e.g. "train", "test" or "train[:1000]"; "all" = every
+            partition in file order (CelebA: train+validation+test, 202,599
+            images, as the paper uses). Default "train".
         channels: 1 (gray = mean of RGB) or 3. Default 1.
         data_dir: the tfds data folder holding the prepared dataset; None = tfds's
             default (~/tensorflow_datasets or $TFDS_DATA_DIR). Default None.
@@ -84,6 +89,8 @@ def tfds_dataset(name, size=80, split="train", channels=1, data_dir=None, crop="
     size, channels = check_size(size), check_channels(channels)
     source = TFDS_SOURCES[name]
     crop = source["crop"] if crop == "default" else crop
+    if split == "all":
+        split = source.get("all", "train")
     try:
         dataset = tfds.load(
             source["builder"], split=split, data_dir=data_dir, download=False,
@@ -111,11 +118,35 @@ def tfds_dataset(name, size=80, split="train", channels=1, data_dir=None, crop="
 
 
 def tfds_images(name, n, size=80, channels=1, split="train", data_dir=None, crop="default",
-                batch_size=256):
-    """The first n images of `tfds_dataset(...)` as a numpy array (n, size, size, channels)."""
+                batch_size=256, deduplicate=None):
+    """The first n images of `tfds_dataset(...)` as a numpy array (n, size, size, channels).
+
+    With `deduplicate` (a correlation threshold, 0.95 in the paper) the whole
+    split is read, near duplicates are removed (`remove_near_duplicates`, the
+    authors' |correlation| rule on 20x20 pooled images) and the first n kept
+    images are returned; a ValueError says how many remain when n is too many.
+    """
     n = check_count(n)
+    if n > CAPACITY.get(name, n) and split == "all":
+        raise ValueError(f"{name!r} has {CAPACITY[name]:,} images in all; {n:,} were asked for.")
     dataset = tfds_dataset(name, size, split=split, channels=channels, data_dir=data_dir,
                            crop=crop)
+    if deduplicate is None:
+        return _take(dataset, n, size, channels, batch_size, name, split)
+    from keras_gahb.data.dedup import remove_near_duplicates
+
+    images = np.concatenate(list(dataset.batch(batch_size).as_numpy_iterator()))
+    keep = remove_near_duplicates(images, threshold=float(deduplicate),
+                                  pool_size=min(20, size))
+    if len(keep) < n:
+        raise ValueError(
+            f"{name!r} split {split!r} keeps {len(keep):,} of {len(images):,} images after "
+            f"near-duplicate removal (|corr| > {deduplicate}); {n:,} were asked for."
+        )
+    return images[keep[:n]]
+
+
+def _take(dataset, n, size, channels, batch_size, name, split):
     out = np.empty((n, size, size, channels), np.float32)
     filled = 0
     for batch in dataset.take(n).batch(batch_size).as_numpy_iterator():

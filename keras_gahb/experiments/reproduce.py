@@ -7,8 +7,9 @@ import time
 from keras_gahb.experiments.calpha import run_calpha
 from keras_gahb.experiments.discs import run_discs
 from keras_gahb.experiments.gahb_basis import run_gahb
+from keras_gahb.experiments.plan import transition_members
 from keras_gahb.experiments.report import write_report
-from keras_gahb.experiments.reproduction_config import PARTS, config_for_scale
+from keras_gahb.experiments.reproduction_config import PARTS, check_capacity, config_for_scale
 from keras_gahb.experiments.transition import run_transition, train_transition_models
 from keras_gahb.data import get_images, list_datasets
 from keras_gahb.models import check_preset
@@ -36,9 +37,11 @@ def reproduce(run_dir="gahb_runs/reproduce", scale="quick", parts=None, only=Non
         scale: "quick" (default: minutes on a laptop CPU), "medium" (hours on a
             CPU), "paper" (GPU/TPU), or "tiny" (seconds, for tests).
         parts: None (all) or a list of "transition", "calpha", "discs", "gahb".
-        only: None, or (n, "s1"|"s2"): train only that transition model and
-            return (to fan the N sweep out over a cluster; a later call
-            without `only` gathers everything into the report).
+        only: None, or (n, "s1"|"s2"[, replicate]) or "N:SPLIT[:REPLICATE]":
+            train only that transition model and return (to fan the N sweep
+            out over a cluster; replicate 1 of s1 is the S1' control; a later
+            call without `only` gathers everything into the report).
+            `keras_gahb.experiments.plan(config)` lists every model.
         verbose: 0 silent, 1 progress lines.
         **overrides: fields of `ReproductionConfig` replacing the scale's.
 
@@ -55,6 +58,8 @@ def reproduce(run_dir="gahb_runs/reproduce", scale="quick", parts=None, only=Non
     unknown = [p for p in parts if p not in PARTS]
     if unknown:
         raise ValueError(f"Unknown part(s) {', '.join(unknown)}. Valid parts: {', '.join(PARTS)}.")
+    if "transition" in parts or "gahb" in parts or only is not None:
+        check_capacity(config)
     # Checked before the run folder is written, so a typo never leaves a config behind.
     check_preset(config.preset, image_size=config.image_size, **dict(config.model_overrides))
     if config.dataset not in {row["name"] for row in list_datasets()}:
@@ -64,9 +69,9 @@ def reproduce(run_dir="gahb_runs/reproduce", scale="quick", parts=None, only=Non
     _check_or_write_config(run_dir, config)
 
     if only is not None:
-        n, split = _parse_only(only, config)
-        train_transition_models(config, run_dir, only=(n, split), verbose=verbose)
-        return {"trained": {"n": n, "split": split}, "run_dir": run_dir}
+        n, split, replicate = _parse_only(only, config)
+        train_transition_models(config, run_dir, only=(n, split, replicate), verbose=verbose)
+        return {"trained": {"n": n, "split": split, "replicate": replicate}, "run_dir": run_dir}
 
     for part in parts:
         path = os.path.join(run_dir, "parts", f"{part}.json")
@@ -101,6 +106,9 @@ def write_outputs(run_dir, config):
             sections.append(section)
     summary = {
         "scale": config.scale,
+        "master_seed": config.seed,
+        "pairing": config.pairing,
+        "control": config.control,
         "run_dir": os.path.abspath(run_dir),
         "parts": {
             s["id"]: {
@@ -150,11 +158,17 @@ def _scaled_down_notes(config):
             f"{config.sampler.get('sigma_final')}."
         )
     notes.append(
-        "Similarity between images is reported both as the plain cosine and as the mean-removed "
-        "cosine (correlation): the plain cosine of two non-negative images is close to 1 for "
-        "almost any pair and proves nothing, so claims use the correlation. "
-        "The two models of a pair share their initial weights and noise stream (same seed), so "
-        "their difference measures the effect of the training data alone."
+        "Similarity between images is the correlation (mean-removed cosine): the plain cosine of "
+        "two non-negative images is close to 1 for almost any pair and proves nothing. "
+        + ("Every model has its own seed for its initial weights and its noise stream, derived "
+           f"from the master seed {config.seed} and (part, N, split, replicate), as two separate "
+           "training runs of the paper are; "
+           if config.pairing == "independent" else
+           f"ABLATION (pairing=same_seed): S1 and S2 share the master seed {config.seed} (same "
+           "initial weights and noise stream), which understates the optimization noise; ")
+        + ("a control S1' (S1 trained again with another seed) per N measures the "
+           "optimization-noise floor of every S1-vs-S2 number." if config.control else
+           "no S1' control was trained (control=false), so the S1-vs-S1' columns are empty.")
     )
     return notes
 
@@ -189,14 +203,20 @@ def _holds_results(run_dir):
 def _parse_only(only, config):
     if isinstance(only, str):
         try:
-            n_text, split = only.split(":")
-            only = (int(n_text), split.lower())
+            fields = only.split(":")
+            if len(fields) not in (2, 3):
+                raise ValueError
+            only = (int(fields[0]), fields[1].lower()) + tuple(int(f) for f in fields[2:])
         except ValueError:
-            raise ValueError(f"--only takes N:SPLIT such as 1000:s1, got {only!r}.") from None
-    n, split = only
-    if n not in config.n_values or split not in ("s1", "s2"):
+            raise ValueError(
+                f"--only takes N:SPLIT[:REPLICATE] such as 1000:s1 or 1000:s1:1 (the S1' "
+                f"control), got {only!r}.") from None
+    n, split, replicate = (tuple(only) + (0,))[:3]
+    members = transition_members(config)
+    if n not in config.n_values or (split, replicate) not in members:
+        valid = ", ".join(f"{s}:{r}" if r else s for s, r in members)
         raise ValueError(
-            f"--only {n}:{split} is not a model of this scale: N must be one of "
-            f"{list(config.n_values)} and SPLIT s1 or s2."
+            f"--only {n}:{split}:{replicate} is not a model of this scale: N must be one of "
+            f"{list(config.n_values)} and SPLIT[:REPLICATE] one of {valid}."
         )
-    return n, split
+    return n, split, replicate

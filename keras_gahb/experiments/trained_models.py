@@ -9,20 +9,20 @@ import keras_gahb.models  # noqa: F401  (registers the denoiser classes for load
 from keras_gahb import training
 
 
-def train_model(model_dir, config, train_images, test_images, images_per_model, verbose=1,
-                label=""):
+def train_model(model_dir, config, train_images, test_images, images_per_model, seed,
+                verbose=1, label=""):
     """Train (or resume, or reuse) one denoiser of the reproduction in `model_dir`.
 
     Every model sees `images_per_model` noisy training images whatever its N
-    (the set is tiled, as in the paper). All models of a reproduction share
-    `config.seed`, so a pair trained on S1 and S2 starts from the same weights
-    and receives the same noise stream: their difference is due to the data.
+    (the set is tiled, as in the paper). `seed` (from
+    `keras_gahb.experiments.plan`) draws its initial weights and its noise
+    stream; it is recorded in the model's config.json.
     """
     images_per_epoch = max(config.batch_size, images_per_model // config.epochs)
     start = time.time()
     if verbose:
         print(f"[train] {label}: {len(train_images)} images, {images_per_model:,} seen "
-              f"({config.epochs} epochs) -> {model_dir}", flush=True)
+              f"({config.epochs} epochs, seed {seed}) -> {model_dir}", flush=True)
     result = training.train(
         model_dir,
         train_images=train_images,
@@ -38,7 +38,7 @@ def train_model(model_dir, config, train_images, test_images, images_per_model, 
         lr=config.learning_rate,
         schedule=config.schedule,
         precision=config.precision,
-        seed=config.seed,
+        seed=int(seed),
         eval_sigmas=sorted(set(config.eval_sigmas) | {0.1}),
         eval_every=config.epochs,
         grid_images=0,

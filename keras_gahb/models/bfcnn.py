@@ -4,6 +4,7 @@ import keras
 
 from keras_gahb.models.bias_free_denoiser import BiasFreeDenoiser
 from keras_gahb.models.blocks import bias_free_conv, conv_bn_relu, residual_output
+from keras_gahb.models.blocks import gamma_initializer as gamma_initializer_for
 
 
 @keras.saving.register_keras_serializable(package="keras_gahb")
@@ -24,6 +25,9 @@ class BFCNN(BiasFreeDenoiser):
             Defaults to True (the paper's training script).
         kernel_initializer: initializer of every convolution.
             Defaults to "he_normal".
+        gamma_initializer: initial scale of every batch norm: "ones"
+            (default), "authors" (N(0, (2/9/64)^2) clamped to +-0.025) or a
+            Keras initializer identifier.
         dtype: optional dtype policy of the layers; the output is float32.
         **kwargs: base model arguments (`name`, `trainable`).
 
@@ -47,6 +51,7 @@ class BFCNN(BiasFreeDenoiser):
         image_size=None,
         first_layer_relu=True,
         kernel_initializer="he_normal",
+        gamma_initializer="ones",
         dtype=None,
         **kwargs,
     ):
@@ -63,6 +68,7 @@ class BFCNN(BiasFreeDenoiser):
         else:
             height, width = image_size
         init = kernel_initializer
+        gamma_initializer_for(gamma_initializer)  # unknown names fail before building
 
         # === Functional graph ===
         inputs = keras.Input(shape=(height, width, image_channels), name="noisy")
@@ -70,7 +76,7 @@ class BFCNN(BiasFreeDenoiser):
         if first_layer_relu:
             x = keras.layers.ReLU(name="relu_0", dtype=dtype)(x)
         for i in range(1, num_layers - 1):
-            x = conv_bn_relu(x, channels, "hidden", i, init, dtype)
+            x = conv_bn_relu(x, channels, "hidden", i, init, dtype, gamma_initializer)
         residual = bias_free_conv(x, image_channels, f"conv_{num_layers - 1}", init, dtype)
         outputs = residual_output(inputs, residual)
         super().__init__(inputs=inputs, outputs=outputs, dtype=dtype, **kwargs)
@@ -82,6 +88,7 @@ class BFCNN(BiasFreeDenoiser):
         self.image_size = image_size
         self.first_layer_relu = bool(first_layer_relu)
         self.kernel_initializer = kernel_initializer
+        self.gamma_initializer = gamma_initializer
 
     @property
     def receptive_field(self):
@@ -100,5 +107,6 @@ class BFCNN(BiasFreeDenoiser):
             "kernel_initializer": keras.initializers.serialize(
                 keras.initializers.get(self.kernel_initializer)
             ),
+            "gamma_initializer": self.gamma_initializer,
             "dtype": keras.dtype_policies.serialize(self.dtype_policy),
         }

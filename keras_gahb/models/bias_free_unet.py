@@ -6,6 +6,7 @@ import keras
 
 from keras_gahb.models.bias_free_denoiser import BiasFreeDenoiser, check_image_size
 from keras_gahb.models.blocks import bias_free_conv, conv_bn_relu, residual_output
+from keras_gahb.models.blocks import gamma_initializer as gamma_initializer_for
 
 
 @keras.saving.register_keras_serializable(package="keras_gahb")
@@ -63,6 +64,7 @@ class BiasFreeUNet(BiasFreeDenoiser):
         image_channels=1,
         image_size=None,
         kernel_initializer="he_normal",
+        gamma_initializer="ones",
         dtype=None,
         **kwargs,
     ):
@@ -77,22 +79,23 @@ class BiasFreeUNet(BiasFreeDenoiser):
             )
         height, width = _size_pair(image_size)
         check_image_size((height, width), 2**levels, f"a BiasFreeUNet with levels={levels}")
-        init = kernel_initializer
+        init, gamma = kernel_initializer, gamma_initializer
+        gamma_initializer_for(gamma)  # unknown names fail before building
 
         # === Functional graph ===
         inputs = keras.Input(shape=(height, width, image_channels), name="noisy")
         x = bias_free_conv(inputs, base_channels, "encoder_0_conv0", init, dtype)
         x = keras.layers.ReLU(name="encoder_0_relu0", dtype=dtype)(x)
-        x = conv_bn_relu(x, base_channels, "encoder_0", 1, init, dtype)
+        x = conv_bn_relu(x, base_channels, "encoder_0", 1, init, dtype, gamma)
         skips = [x]
         x = keras.layers.AveragePooling2D(2, name="encoder_0_pool", dtype=dtype)(x)
         for b in range(1, levels):
             for j in range(2):
-                x = conv_bn_relu(x, base_channels * 2**b, f"encoder_{b}", j, init, dtype)
+                x = conv_bn_relu(x, base_channels * 2**b, f"encoder_{b}", j, init, dtype, gamma)
             skips.append(x)
             x = keras.layers.AveragePooling2D(2, name=f"encoder_{b}_pool", dtype=dtype)(x)
         for j in range(2):
-            x = conv_bn_relu(x, base_channels * 2**levels, "mid", j, init, dtype)
+            x = conv_bn_relu(x, base_channels * 2**levels, "mid", j, init, dtype, gamma)
         for b in reversed(range(levels)):
             x = keras.layers.Conv2DTranspose(
                 base_channels * 2**b,
@@ -104,9 +107,9 @@ class BiasFreeUNet(BiasFreeDenoiser):
                 dtype=dtype,
             )(x)
             x = keras.layers.Concatenate(name=f"decoder_{b}_concat", dtype=dtype)([x, skips[b]])
-            x = conv_bn_relu(x, base_channels * 2**b, f"decoder_{b}", 0, init, dtype)
+            x = conv_bn_relu(x, base_channels * 2**b, f"decoder_{b}", 0, init, dtype, gamma)
             if b > 0:
-                x = conv_bn_relu(x, base_channels * 2**b, f"decoder_{b}", 1, init, dtype)
+                x = conv_bn_relu(x, base_channels * 2**b, f"decoder_{b}", 1, init, dtype, gamma)
         residual = bias_free_conv(x, image_channels, "decoder_0_conv1", init, dtype)
         outputs = residual_output(inputs, residual)
         super().__init__(inputs=inputs, outputs=outputs, dtype=dtype, **kwargs)
@@ -117,6 +120,7 @@ class BiasFreeUNet(BiasFreeDenoiser):
         self.image_channels = image_channels
         self.image_size = image_size
         self.kernel_initializer = kernel_initializer
+        self.gamma_initializer = gamma_initializer
         self.size_multiple = 2**levels
 
     @classmethod
@@ -153,6 +157,7 @@ class BiasFreeUNet(BiasFreeDenoiser):
             "kernel_initializer": keras.initializers.serialize(
                 keras.initializers.get(self.kernel_initializer)
             ),
+            "gamma_initializer": self.gamma_initializer,
             "dtype": keras.dtype_policies.serialize(self.dtype_policy),
         }
 

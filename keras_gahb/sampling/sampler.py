@@ -40,6 +40,8 @@ def sample(
     batch_size=None,
     compiled=True,
     verbose=0,
+    initial=None,
+    first_step=1,
 ):
     """Draw images from the prior implicit in a blind denoiser (Kadkhodaie & Simoncelli).
 
@@ -114,6 +116,12 @@ def sample(
             (`compile_function`). Set False for denoisers that are not
             traceable. Defaults to True.
         verbose: 0 (silent) or 1 (a progress bar). Defaults to 0.
+        initial: optional (num_images, H, W, C) starting points x_0 instead of
+            the draw from N(mean, sigma0^2 I), e.g. an iterate of an earlier
+            run to continue it (branching). Defaults to None.
+        first_step: int >= 1, the index t of the first iteration (sets the
+            step sizes h_t and the noise keys); continue a run from step t with
+            first_step = t + 1. Defaults to 1.
 
     Returns:
         A `SampleResult` (images, initial, sigmas, steps, converged, diverged,
@@ -140,6 +148,12 @@ def sample(
         h0, beta, sigma0, sigma_final, divergence_sigma
     )
     max_steps = _check_int("max_steps", max_steps, minimum=1)
+    first_step = _check_int("first_step", first_step, minimum=1)
+    start_images = None
+    if initial is not None:
+        start_images = np.asarray(keras.ops.convert_to_numpy(initial), np.float32)
+        if start_images.shape != shape or not np.all(np.isfinite(start_images)):
+            raise ValueError(f"`initial` must be finite with shape {shape}; got {start_images.shape}.")
     if snapshot_every is not None:
         snapshot_every = _check_int("snapshot_every", snapshot_every, minimum=1)
     if floor_factor is not None:
@@ -166,6 +180,8 @@ def sample(
         "snapshot_every": snapshot_every,
         "divergence_sigma": divergence_sigma,
         "floor_factor": floor_factor,
+        "first_step": first_step,
+        "initial": None if initial is None else "array",
         "operator": None if operator is None else {"class": type(operator).__name__,
                                                      **operator.get_config()},
     }
@@ -187,6 +203,7 @@ def sample(
             step, state, indices, image_shape, seed, h0, beta, sigma0, mean,
             max_steps, snapshot_every, operator,
             None if backprojected is None else backprojected[indices], floor_factor, verbose,
+            None if start_images is None else start_images[indices], first_step,
         )
         images.append(chunk["images"])
         initial.append(chunk["initial"])
@@ -296,10 +313,15 @@ def _make_step(denoise, operator, sigma_final, divergence_sigma):
 
 
 def _run_batch(step, state, indices, image_shape, seed, h0, beta, sigma0, mean,
-               max_steps, snapshot_every, operator, backprojected, floor_factor, verbose):
+               max_steps, snapshot_every, operator, backprojected, floor_factor, verbose,
+               initial=None, first_step=1):
     n = len(indices)
     x0 = sigma0 * counter_normal(seed, indices, 0, image_shape)
-    if operator is None:
+    if initial is not None:
+        x0 = initial.copy()
+        if backprojected is None:
+            backprojected = np.zeros((n,) + image_shape, np.float32)
+    elif operator is None:
         x0 += mean
         backprojected = np.zeros((n,) + image_shape, np.float32)
     else:
@@ -327,7 +349,8 @@ def _run_batch(step, state, indices, image_shape, seed, h0, beta, sigma0, mean,
     if verbose:
         bar = keras.utils.Progbar(None, stateful_metrics=["max_sigma", "active"], unit_name="step")
     t = 0
-    for t in range(1, max_steps + 1):
+    last_step = first_step + max_steps - 1
+    for t in range(first_step, last_step + 1):
         h = step_size(t, h0)
         gamma_scale = noise_scale(h, beta)
         noise = np.zeros((n,) + image_shape, np.float32)
@@ -336,7 +359,7 @@ def _run_batch(step, state, indices, image_shape, seed, h0, beta, sigma0, mean,
         x, final, best, best_sigma, active, sigma, newly_converged, newly_diverged = step(
             state, x, final, best, best_sigma, active, to_tensor(noise),
             to_tensor(h, "float32"), to_tensor(gamma_scale, "float32"),
-            to_tensor(t == max_steps), backprojected,
+            to_tensor(t == last_step), backprojected,
         )
         sigma = keras.ops.convert_to_numpy(sigma)
         for row in np.flatnonzero(active_np):

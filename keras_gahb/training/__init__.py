@@ -3,12 +3,20 @@
 Plain Keras: `compile_denoiser(model, ...)` (Adam + schedule + optional EMA,
 MSE loss) and `model.fit(keras_gahb.data.noisy_pairs(...))`, with
 `PSNRCallback` (PSNR vs noise level on train and test, Fig 1's data) and
-`DenoisedGridCallback`. `train(run_dir, **options)` is a whole resumable run
+`DenoisedGridCallback`; `MemorizationCallback` and `memorization_sweep` (when
+memorization sets in, tau_mem vs N). `train(run_dir, **options)` is a whole resumable run
 (what `gahb train` calls).
 """
 
 from keras_gahb.training.denoised_grid_callback import DenoisedGridCallback
-from keras_gahb.training.distribution import distribution_scope, num_replicas
+from keras_gahb.training.distribution import (
+    distribution_scope,
+    initialize_cluster,
+    is_chief,
+    num_replicas,
+)
+from keras_gahb.training.memorization import fit_power_law, memorization_sweep, memorization_times
+from keras_gahb.training.memorization_callback import MemorizationCallback
 from keras_gahb.training.precision import check_precision, precision_problem
 from keras_gahb.training.psnr_callback import PSNRCallback, psnr_per_image
 from keras_gahb.training.recipe import (
@@ -30,6 +38,7 @@ from keras_gahb.training.train_result import TrainResult
 
 __all__ = [
     "DenoisedGridCallback",
+    "MemorizationCallback",
     "PSNRCallback",
     "RunCheckpoint",
     "TrainConfig",
@@ -43,8 +52,13 @@ __all__ = [
     "detach_weights",
     "distribution_scope",
     "ema_weights",
+    "fit_power_law",
+    "initialize_cluster",
+    "is_chief",
     "learning_rate_schedule",
     "load_config_file",
+    "memorization_sweep",
+    "memorization_times",
     "num_replicas",
     "paper_learning_rate_schedule",
     "precision_problem",

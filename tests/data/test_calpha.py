@@ -51,3 +51,47 @@ def test_blurred_mask_and_determinism():
         calpha_images(2, 16, alpha=0)
     with pytest.raises(ValueError, match="intensity_ranges"):
         calpha_images(2, 16, intensity_ranges=((0, 2), (0, 1)))
+
+
+def test_authors_variant_follows_the_authors_recipe():
+    size = 32
+    images, contours = calpha_images(400, size=size, alpha=2.0, seed=0, variant="authors",
+                                     blur=False, return_contours=True)
+    assert images.shape == (400, size, size, 1) and images.dtype == np.float32
+    assert images.min() >= 0.0 and images.max() <= 1.0
+    np.testing.assert_array_equal(contours, np.round(contours))  # integer rows
+    # Unblurred: each column is one region above the contour row and the other from it down.
+    top_ranges, bottom_ranges = [], []
+    for image, contour in zip(images[:, :, :, 0], contours):
+        rows = np.clip(contour.astype(int), 0, size)
+        above = np.concatenate([image[:r, c] for c, r in enumerate(rows)])
+        below = np.concatenate([image[r:, c] for c, r in enumerate(rows)])
+        if above.size > 20 and below.size > 20:
+            top_ranges.append((above.min(), above.max()))
+            bottom_ranges.append((below.min(), below.max()))
+    top, bottom = np.array(top_ranges), np.array(bottom_ranges)
+    # One region lies in [u, 1], the other in [0, u'], u and u' independent U(0, 1): the
+    # ranges overlap when u < u' (probability 1/2; a little less is seen, since a region
+    # shows only part of its background), which the fixed-ranges variant never does.
+    overlap = np.minimum(top[:, 1], bottom[:, 1]) > np.maximum(top[:, 0], bottom[:, 0])
+    assert 0.2 < overlap.mean() < 0.6
+    fixed = calpha_images(50, size=size, alpha=2.0, seed=0)
+    assert not np.array_equal(fixed, images[:50])
+    np.testing.assert_array_equal(images, calpha_images(400, size=size, alpha=2.0, seed=0,
+                                                        variant="authors", blur=False))
+
+
+def test_authors_variant_contour_spectrum_decays_as_k_to_minus_2_alpha():
+    alpha, size = 2.0, 64
+    _, contours = calpha_images(800, size=size, alpha=alpha, seed=1, variant="authors",
+                                return_contours=True)
+    # Rounding to rows adds a flat floor; fit the low frequencies, where the curve dominates.
+    power = (np.abs(np.fft.rfft(contours - contours.mean(axis=1, keepdims=True))) ** 2).mean(0)
+    k = np.arange(1, 7)
+    slope = np.polyfit(np.log(k), np.log(power[k]), 1)[0]
+    assert slope == pytest.approx(-2 * alpha, abs=0.6)
+
+
+def test_unknown_variant_is_a_clear_error():
+    with pytest.raises(ValueError, match="variant"):
+        calpha_images(2, size=8, variant="bandlets")

@@ -39,3 +39,13 @@ def test_greedy_keeps_the_first_of_each_group():
     np.testing.assert_array_equal(remove_near_duplicates(images, pool_size=10), [0, 1, 3])
     with pytest.raises(ValueError, match="threshold"):
         remove_near_duplicates(images, threshold=2.0)
+
+
+def test_the_authors_rule_compares_the_absolute_correlation():
+    images = get_images("photos", 6, 20, seed=2)
+    inverted = 1.0 - images[:1]  # correlation -1 with image 0
+    pool = np.concatenate([images, inverted])
+    np.testing.assert_array_equal(remove_near_duplicates(pool, 0.95, pool_size=5),
+                                  np.arange(6))
+    np.testing.assert_array_equal(remove_near_duplicates(pool, 0.95, pool_size=5,
+                                                         absolute=False), np.arange(7))

@@ -1,6 +1,7 @@
 """`gahb reproduce` at the tiny scale: every part runs end to end, resumes, and reports every number."""
 
 import json
+import math
 import os
 import shutil
 import subprocess
@@ -10,17 +11,27 @@ from click.testing import CliRunner
 
 from cli.main import gahb
 from cli.reproduce import PART_NAMES, SCALE_NAMES
-from keras_gahb.experiments import PARTS, SCALES, config_for_scale, reproduce
+from keras_gahb.experiments import PARTS, SCALES, config_for_scale, model_seed, plan, reproduce
+from keras_gahb.experiments.seed_spread import spread_markdown, summarize_spread
 
 TRANSITION_NUMBERS = (
     "train_test_gap_db",
     "relative_model_variance",
+    "relative_model_variance_control",
+    "model_variance_s1_s2",
+    "model_variance_s1_s1c",
+    "model_variance_ratio",
     "sample_correlation_s1_s2",
+    "sample_correlation_s1_s1c",
     "sample_cosine_s1_s2",
     "sample_correlation_to_closest_train",
     "sample_cosine_to_closest_train",
     "memorization_ratio",
+    "memorization_ratio_scale_invariant",
     "sampler_converged_fraction",
+    "baseline_fresh_to_closest_train",
+    "baseline_independent_images",
+    "seeds",
 )
 
 
@@ -40,10 +51,20 @@ def test_every_part_writes_its_section_numbers_and_figures(tiny_run):
     for n in config_for_scale("tiny").n_values:
         for key in TRANSITION_NUMBERS:
             assert key in transition[str(n)], f"transition N={n} misses {key}"
-        variance = transition[str(n)]["relative_model_variance"]
-        assert all(v >= 0 for v in variance.values())
-        assert -1.0 <= transition[str(n)]["sample_correlation_s1_s2"] <= 1.0
-        assert 0.0 <= transition[str(n)]["memorization_ratio"] <= 1.0
+        numbers = transition[str(n)]
+        for key in ("relative_model_variance", "relative_model_variance_control"):
+            assert all(v >= 0 for v in numbers[key].values())
+        assert numbers["model_variance_ratio"] == pytest.approx(
+            numbers["model_variance_s1_s2"] / numbers["model_variance_s1_s1c"])
+        assert -1.0 <= numbers["baseline_fresh_to_closest_train"] <= 1.0
+        assert -1.0 <= numbers["baseline_independent_images"] <= 1.0
+        assert 0.0 <= numbers["sampler_converged_fraction"] <= 1.0
+        # Only converged samples are measured: with none, the sample measures are undefined.
+        if numbers["sampler_converged_fraction"] == 0.0:
+            assert math.isnan(numbers["sample_correlation_s1_s2"])
+            assert math.isnan(numbers["memorization_ratio"])
+        else:
+            assert -1.0 <= numbers["sample_correlation_s1_s2"] <= 1.0
     fits = summary["parts"]["calpha"]["numbers"]["fits"]
     for alpha, fit in fits.items():
         assert fit["optimal"] == pytest.approx(float(alpha) / (float(alpha) + 1))
@@ -67,8 +88,9 @@ def test_report_is_self_contained_html_with_every_section(tiny_run):
         assert f'id="{section_id}"' in report
     assert report.count('src="data:image/png;base64,') >= 8
     assert "http://" not in report.replace("http://www.w3.org", "")  # nothing fetched
-    for phrase in ("memorization ratio", "S1-S2 sample corr.", "rel. model variance",
-                   "alpha/(alpha+1)", "tr J"):
+    for phrase in ("memorization ratio (L2)", "sample corr. S1-S2", "model var. S1-S1&#x27;",
+                   "baseline: fresh image to closest train", "alpha/(alpha+1)", "tr J",
+                   "Haar wavelets", "independent seeds"):
         assert phrase in report
 
 
@@ -107,6 +129,12 @@ def test_bad_arguments_are_clear_errors(tmp_path):
     with pytest.raises(ValueError, match="N:SPLIT"):
         reproduce(str(tmp_path / "b"), scale="tiny", only="s1", verbose=0)
     with pytest.raises(ValueError, match="not a model of this scale"):
+        reproduce(str(tmp_path / "d"), scale="tiny", only="2:s2:1", verbose=0)
+    with pytest.raises(ValueError, match="pairing"):
+        config_for_scale("tiny", pairing="shared")
+    with pytest.raises(ValueError, match="N >= 2"):
+        config_for_scale("tiny", n_values=[1])
+    with pytest.raises(ValueError, match="not a model of this scale"):
         reproduce(str(tmp_path / "c"), scale="tiny", only="7:s1", verbose=0)
 
 
@@ -129,9 +157,97 @@ def test_cli_errors_are_one_line_without_traceback(tmp_path):
 def test_cli_only_trains_one_model(tmp_path):
     out = str(tmp_path / "fanout")
     result = CliRunner().invoke(gahb, ["reproduce", "--scale", "tiny", "--out", out,
-                                       "--only", "2:s2", "--quiet"])
+                                       "--only", "2:s1:1", "--quiet"])
     assert result.exit_code == 0, result.output
-    assert os.listdir(os.path.join(out, "models")) == ["transition_n2_s2"]
+    assert os.listdir(os.path.join(out, "models")) == ["transition_n2_s1_r1"]
+    spec = next(m for m in plan(config_for_scale("tiny"), out)
+                if (m.n, m.split, m.replicate) == (2, "s1", 1))
+    with open(os.path.join(spec.run_dir, "config.json")) as f:
+        assert json.load(f)["config"]["seed"] == spec.seed
+
+
+def test_untrained_models_fail_the_largest_n_generalization_checks(tiny_run):
+    """The tiny scale trains on 256 images: its models are untrained, so the largest-N claims
+    (trained denoiser, no copies, same new images) must not all pass."""
+    _, summary = tiny_run
+    checks = summary["parts"]["transition"]["checks"]
+    largest = [c for c in checks if c["scope"] == "largest N"]
+    assert len(largest) == 4
+    # Untrained networks fail every largest-N claim (a generalization claim needs a trained
+    # denoiser), and the "trained" check itself fails on the PSNR numbers it prints.
+    assert not any(c["passed"] for c in largest), largest
+    trained = next(c for c in largest if "are trained" in c["claim"])
+    assert "dB" in trained["value"] and not trained["passed"]
+    numbers = summary["parts"]["transition"]["numbers"][str(max(config_for_scale("tiny").n_values))]
+    assert min(numbers["test_psnr_at_gap_sigma"].values()) < numbers["input_psnr_at_gap_sigma"] + 3
+    assert not summary["all_checks_passed"]
+    assert summary["pairing"] == "independent" and summary["control"] is True
+
+
+def test_every_model_has_its_own_seed_recorded_in_its_config_json(tiny_run):
+    run_dir, summary = tiny_run
+    config = config_for_scale("tiny")
+    specs = plan(config, run_dir)
+    seeds = [spec.seed for spec in specs]
+    assert len(set(seeds)) == len(seeds)
+    for spec in specs:
+        with open(os.path.join(spec.run_dir, "config.json")) as f:
+            assert json.load(f)["config"]["seed"] == spec.seed, spec
+    for n in config.n_values:  # the S1' control exists for every N
+        assert {(m.split, m.replicate) for m in specs if m.part == "transition" and m.n == n} == {
+            ("s1", 0), ("s2", 0), ("s1", 1)}
+        recorded = summary["parts"]["transition"]["numbers"][str(n)]["seeds"]
+        assert len(set(recorded.values())) == 3
+
+
+def test_seeds_derive_from_master_seed_and_model_identity():
+    config = config_for_scale("tiny")
+    specs = plan(config)
+    again = plan(config_for_scale("tiny", n_values=(16, 2)))  # another order, same models
+    by_key = {(m.part, m.n, m.split, m.replicate): m.seed for m in specs}
+    for m in again:
+        assert by_key[(m.part, m.n, m.split, m.replicate)] == m.seed
+    other = {(m.part, m.n, m.split, m.replicate): m.seed for m in plan(config_for_scale(
+        "tiny", seed=1))}
+    assert all(other[k] != v for k, v in by_key.items())
+    assert model_seed(0, "transition", 2, "s1", 0) == by_key[("transition", 2, "s1", 0)]
+    ablation = plan(config_for_scale("tiny", pairing="same_seed"))
+    for n in config.n_values:
+        pair = {(m.split, m.replicate): m.seed for m in ablation if m.n == n
+                and m.part == "transition"}
+        assert pair[("s1", 0)] == pair[("s2", 0)] == 0 != pair[("s1", 1)]
+    assert len(plan(config_for_scale("tiny", control=False))) == len(specs) - 2
+
+
+def test_seed_spread_statistics_and_pass_counts():
+    def fake(values, passed):
+        return {"total_seconds": 1.0, "parts": {"transition": {
+            "checks": [{"claim": "c", "value": str(values[0]), "passed": passed}],
+            "numbers": {"10": {"model_variance_ratio": values[0],
+                               "memorization_ratio": values[1]}}}}}
+
+    spread = summarize_spread({0: fake((1.0, 0.5), True), 1: fake((2.0, float("nan")), False),
+                               2: fake((3.0, 1.0), True)})
+    ratio = spread["per_n"]["10"]["model_variance_ratio"]
+    assert ratio["mean"] == pytest.approx(2.0) and ratio["std"] == pytest.approx(1.0)
+    assert (ratio["min"], ratio["max"]) == (1.0, 3.0)
+    memo = spread["per_n"]["10"]["memorization_ratio"]  # NaN (no converged sample) is skipped
+    assert memo["mean"] == pytest.approx(0.75)
+    assert spread["checks"]["transition: c"]["passed"] == 2
+    assert "2/3" in spread_markdown(spread)
+
+
+def test_cli_plan_lists_every_model_with_its_seed(tmp_path):
+    out = str(tmp_path / "p")
+    result = CliRunner().invoke(gahb, ["reproduce", "--scale", "tiny", "--out", out, "--plan"])
+    assert result.exit_code == 0, result.output
+    rows = result.output.strip().splitlines()[1:]
+    specs = plan(config_for_scale("tiny"), out)
+    assert len(rows) == len(specs)
+    assert rows[0].split("\t")[4] == str(specs[0].seed)
+    assert not os.path.exists(out)  # listing trains nothing
+    result = CliRunner().invoke(gahb, ["reproduce", "--scale", "tiny", "--seeds", "a,b"])
+    assert result.exit_code == 2
 
 
 @pytest.mark.skipif(shutil.which("chromium") is None, reason="Chromium is not installed")
@@ -156,3 +272,39 @@ def test_report_opens_in_headless_chromium(tiny_run, tmp_path):
     )
     assert dom.returncode == 0
     assert "Memorization to generalization" in dom.stdout
+
+
+def test_capacity_is_checked_before_any_training(tmp_path):
+    out = str(tmp_path / "faces")
+    with pytest.raises(ValueError, match="largest N that fits is 42"):
+        reproduce(out, scale="tiny", dataset="faces", dataset_options={}, n_values=[2, 60],
+                  parts=["transition"], verbose=0)
+    assert not os.path.exists(os.path.join(out, "models"))
+    paper = config_for_scale("paper")
+    assert paper.dataset_options == {"split": "all", "deduplicate": 0.95}
+    from keras_gahb.experiments.reproduction_config import check_capacity
+
+    assert check_capacity(paper) == 2 * 99_000 + 512 <= 198_650
+    with pytest.raises(ValueError, match="largest N that fits is 99,069"):
+        check_capacity(config_for_scale("paper", n_values=[1, 100_000]))
+
+
+@pytest.mark.slow
+def test_reproduce_seeds_runs_each_master_seed_in_its_folder(tmp_path):
+    from keras_gahb.experiments import reproduce_seeds
+
+    out = str(tmp_path / "spread")
+    spread = reproduce_seeds(out, seeds=(0, 1), scale="tiny", parts=["discs"], verbose=0)
+    assert spread["seeds"] == [0, 1]
+    for seed in (0, 1):
+        with open(os.path.join(out, f"seed{seed}", "config.json")) as f:
+            assert json.load(f)["seed"] == seed
+    seeds = set()
+    for seed in (0, 1):
+        with open(os.path.join(out, f"seed{seed}", "models", "discs", "config.json")) as f:
+            seeds.add(json.load(f)["config"]["seed"])
+    assert seeds == {model_seed(s, "discs", 64, "train") for s in (0, 1)}
+    assert all(0 <= e["passed"] <= 2 for e in spread["checks"].values())
+    assert os.path.exists(os.path.join(out, "spread.md"))
+    with pytest.raises(ValueError, match="seeds"):
+        reproduce_seeds(out, seeds=(), scale="tiny")
