@@ -143,10 +143,7 @@ def sha256_file(path, chunk=1 << 20):
 
 def save_image_grid(images, path, columns=None, padding=1):
     """Write images (n, H, W, C) in [0, 1] as one PNG grid (gray or RGB), atomically."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
+    import matplotlib.image
 
     images = np.clip(np.asarray(images, dtype=np.float32), 0, 1)
     if images.ndim != 4 or images.shape[-1] not in (1, 3) or len(images) == 0:
@@ -162,9 +159,9 @@ def save_image_grid(images, path, columns=None, padding=1):
         grid[top:top + h, left:left + w] = image
     with atomic_path(path) as tmp:
         if c == 1:
-            plt.imsave(tmp, grid[..., 0], cmap="gray", vmin=0, vmax=1, format="png")
+            matplotlib.image.imsave(tmp, grid[..., 0], cmap="gray", vmin=0, vmax=1, format="png")
         else:
-            plt.imsave(tmp, grid, format="png")
+            matplotlib.image.imsave(tmp, grid, format="png")
     return path
 
 

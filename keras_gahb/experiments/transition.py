@@ -2,7 +2,6 @@
 
 import os
 
-import matplotlib.pyplot as plt
 import numpy as np
 
 from keras_gahb import analysis, data, sampling
@@ -254,7 +253,8 @@ def _section(config, out, per_n, curves, fig1_rows):
 
 
 def _model_variance_figure(path, sigmas, series):
-    fig, ax = plt.subplots(figsize=(4.2, 3.2))
+    fig = figures.new_figure(figsize=(4.2, 3.2))
+    ax = fig.add_subplot(1, 1, 1)
     for i, (n, values) in enumerate(series.items()):
         ax.plot(sigmas, values, marker="o", ms=3, color=f"C{i}", label=f"N = {n:,}")
     ax.axhline(VARIANCE_TARGET, color="gray", ls=":", lw=0.8, label=f"target {VARIANCE_TARGET}")
@@ -264,5 +264,4 @@ def _model_variance_figure(path, sigmas, series):
     ax.legend(fontsize=7, frameon=False)
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=150, bbox_inches="tight")
-    plt.close(fig)
     return path

@@ -43,12 +43,12 @@ def plot_psnr_curves(path, sigmas, input_psnr, output_psnr, title=None):
         output_psnr: {set name: [output PSNR per sigma]}.
         title: optional title.
     """
-    import matplotlib
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(4.5, 4))
+    fig = Figure(figsize=(4.5, 4))
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot(1, 1, 1)
     low, high = np.inf, -np.inf
     for name, values in output_psnr.items():
         x = np.asarray(input_psnr[name])
@@ -65,4 +65,3 @@ def plot_psnr_curves(path, sigmas, input_psnr, output_psnr, title=None):
     fig.tight_layout()
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=120)
-    plt.close(fig)
