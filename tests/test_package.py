@@ -38,3 +38,24 @@ def test_drawing_figures_leaves_the_matplotlib_backend_alone(tmp_path):
     for name in "abc":
         with open(tmp_path / f"{name}.png", "rb") as f:
             assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.slow
+def test_import_is_lazy():
+    # `import keras_gahb` costs about `import keras` (+ the models, registered for load_model):
+    # no scipy.stats, and no matplotlib beyond what Keras itself imports (keras.src.visualization
+    # imports matplotlib.pyplot when it is installed); the other subpackages load on first use.
+    code = (
+        "import sys, keras\n"
+        "before = set(sys.modules)\n"
+        "import keras_gahb\n"
+        "added = set(sys.modules) - before\n"
+        "heavy = sorted(m for m in added if m.split('.')[0] == 'matplotlib' or m.startswith("
+        "('scipy.stats', 'keras_gahb.analysis', 'keras_gahb.training', 'keras_gahb.sampling',"
+        " 'keras_gahb.experiments', 'keras_gahb.data')))\n"
+        "heavy += ['scipy.stats'] if 'scipy.stats' in sys.modules else []\n"
+        "registered = keras.saving.get_registered_object('keras_gahb>BiasFreeUNet') is not None\n"
+        "lazy = keras_gahb.training.TrainConfig.__name__\n"
+        "print(heavy, registered, lazy, 'training' in dir(keras_gahb))\n"
+    )
+    assert _run(code) == "[] True TrainConfig True"

@@ -12,7 +12,6 @@ import keras
 import numpy as np
 
 from keras_gahb.utils import numpy_rng
-from scipy import stats
 
 from keras_gahb import backend
 
@@ -165,6 +164,8 @@ def mse_slope(sigmas, mse, sigma_range=None, confidence=0.95, num_bootstrap=1000
     x = np.log(sigmas[keep] ** 2)
     curve = mse[..., keep]
     mean_curve = curve if curve.ndim == 1 else curve.mean(axis=0)
+    from scipy import stats  # here, not at import: scipy.stats costs seconds to import
+
     fit = stats.linregress(x, np.log(mean_curve))
     if curve.ndim == 2 and len(curve) > 1:
         rng = numpy_rng(seed)

@@ -3,7 +3,6 @@
 import os
 
 import keras
-import matplotlib.image
 import numpy as np
 
 import keras_gahb.models  # noqa: F401  (registers the denoiser classes for load_model)
@@ -248,6 +247,8 @@ def _read(path, key):
                 raise ValueError(f"{path} has arrays {data.files}; expected an 'images' array.")
             return data[key]
     if lower.endswith(".png"):
+        import matplotlib.image
+
         return matplotlib.image.imread(path)
     raise ValueError(f"Images must be .npy, .npz or .png files, got {path}.")
 

@@ -3,7 +3,6 @@
 import os
 
 import numpy as np
-from scipy import stats
 
 from keras_gahb import analysis
 from keras_gahb.analysis import figures
@@ -38,6 +37,8 @@ def run_gahb(config, run_dir, verbose=1):
     top = max(8, int(round(2 * trace)))
     top = min(top, len(result.eigenvalues))
     freq = eigenvector_frequency(result.eigenvector_images(np.arange(top)))
+    from scipy import stats  # here, not at import: scipy.stats costs seconds to import
+
     rho = float(stats.spearmanr(np.arange(top), freq).statistic)
     figure = os.path.join(out, "gahb_eigenvectors.png")
     figures.fig2_layout(figure, result, num_vectors=12)

@@ -3,7 +3,6 @@
 import os
 
 import keras
-import matplotlib.image
 import numpy as np
 
 import keras_gahb.models  # noqa: F401  (registers the denoiser classes for load_model)
@@ -180,6 +179,8 @@ def load_image(image, channels=1):
         if path.endswith(".npy"):
             array = np.load(path)
         elif path.lower().endswith(".png"):
+            import matplotlib.image
+
             array = matplotlib.image.imread(path)
         else:
             raise ValueError(f"Images must be .png or .npy files, got {path}.")
