@@ -59,3 +59,32 @@ def test_import_is_lazy():
         "print(heavy, registered, lazy, 'training' in dir(keras_gahb))\n"
     )
     assert _run(code) == "[] True TrainConfig True"
+
+
+@pytest.mark.slow
+def test_cli_first_screen_has_no_tensorflow_noise():
+    # TensorFlow prints C++ start-up lines (absl warnings, cuInit errors) on import; the CLI hides
+    # them unless GAHB_DEBUG=1 or the user set TF_CPP_MIN_LOG_LEVEL.
+    env = {k: v for k, v in os.environ.items() if k not in ("TF_CPP_MIN_LOG_LEVEL", "GAHB_DEBUG")}
+    env["KERAS_BACKEND"] = "tensorflow"
+    done = subprocess.run([sys.executable, "-m", "cli.main", "data", "list"], cwd=_ROOT, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stderr == ""
+    assert "faces" in done.stdout
+
+
+def test_cli_quiets_tensorflow_only_by_default(monkeypatch):
+    from cli.main import quiet_tensorflow
+
+    monkeypatch.delenv("GAHB_DEBUG", raising=False)
+    monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "0")  # the user's choice is kept
+    quiet_tensorflow()
+    assert os.environ["TF_CPP_MIN_LOG_LEVEL"] == "0"
+    monkeypatch.delenv("TF_CPP_MIN_LOG_LEVEL")
+    monkeypatch.setenv("GAHB_DEBUG", "1")  # debugging shows everything
+    quiet_tensorflow()
+    assert "TF_CPP_MIN_LOG_LEVEL" not in os.environ
+    monkeypatch.delenv("GAHB_DEBUG")
+    quiet_tensorflow()
+    assert os.environ["TF_CPP_MIN_LOG_LEVEL"] == "3"
