@@ -5,7 +5,8 @@ in diffusion models arises from geometry-adaptive harmonic representations"
 (ICLR 2024, https://arxiv.org/abs/2310.02557).
 
 The subpackages follow the flow of the work: `data` -> `models` (with
-`layers`) -> `training` -> `sampling` -> `analysis` -> `experiments`.
+`layers`) -> `training` -> `sampling` -> `analysis` -> `experiments`, with
+`metrics` (PSNR, cosine similarity) shared by training, sampling and analysis.
 `layers` and `models` are imported with the package (so that `.keras` files
 of its models load after `import keras_gahb`); the others are imported on
 first use (`keras_gahb.analysis`, ...), which keeps `import keras_gahb` about
@@ -17,13 +18,14 @@ import importlib
 from keras_gahb import layers, models
 from keras_gahb.version import __version__
 
-_LAZY_SUBPACKAGES = ("analysis", "data", "experiments", "sampling", "training")
+_LAZY_SUBPACKAGES = ("analysis", "data", "experiments", "metrics", "sampling", "training")
 
 __all__ = [
     "analysis",
     "data",
     "experiments",
     "layers",
+    "metrics",
     "models",
     "sampling",
     "training",

@@ -6,7 +6,7 @@ import keras
 import numpy as np
 
 import keras_gahb.models  # noqa: F401  (registers the denoiser classes for load_model)
-from keras_gahb.analysis.measures import cosine_similarity
+from keras_gahb.metrics import cosine_similarity
 from keras_gahb.sampling import plots
 from keras_gahb.sampling.compressive_sensing import CompressiveSensing
 from keras_gahb.sampling.inpainting import Inpainting
