@@ -17,6 +17,7 @@ from keras_gahb.metrics import flat_images as _flat
 from keras_gahb.metrics import normalize_rows as _normalize
 from keras_gahb.metrics import per_image_mse as _per_image_mse
 from keras_gahb.utils import numpy_rng
+from keras_gahb.utils.images import as_image_batch
 
 
 def denoise(denoiser, images, batch_size=64):
@@ -340,16 +341,11 @@ def kl_bound(sigmas, mse_model, mse_optimal, num_pixels=1):
 
 
 def check_images(images, name="images"):
-    """Images as a finite float32 numpy batch (n, H, W, C), or a clear ValueError."""
-    images = np.asarray(keras.ops.convert_to_numpy(images) if not isinstance(images, np.ndarray)
-                        else images, np.float32)
-    if images.ndim == 3:
-        raise ValueError(f"{name} must be a batch (n, H, W, C); got one image {images.shape}: use x[None].")
-    if images.ndim != 4 or len(images) == 0:
-        raise ValueError(f"{name} must be a non-empty batch (n, H, W, C); got shape {images.shape}.")
-    if not np.all(np.isfinite(images)):
-        raise ValueError(f"{name} contain non-finite values.")
-    return images
+    """Images as a finite float32 numpy batch (n, H, W, C), or a clear ValueError.
+
+    One image (H, W, C) is refused (`keras_gahb.utils.as_image_batch`'s rule; use x[None]).
+    """
+    return as_image_batch(images, name, allow_one_image=False)
 
 
 def check_sigmas(sigmas):
