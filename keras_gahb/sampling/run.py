@@ -13,7 +13,7 @@ from keras_gahb.sampling.inpainting import Inpainting
 from keras_gahb.sampling.random_pixels import RandomPixels
 from keras_gahb.sampling.sampler import check_step_arguments, sample
 from keras_gahb.sampling.super_resolution import SuperResolution
-from keras_gahb.utils import atomic_write_json, save_npz_atomic
+from keras_gahb.utils import atomic_write_json, save_image_grid, save_npz_atomic
 from keras_gahb.utils.images import as_image_batch, read_image_file
 
 #: The inverse problems of `gahb sample --task`.
@@ -138,7 +138,7 @@ def run_sampling(
         summary["compare_summary"] = result_compare.summary()
 
     save_npz_atomic(os.path.join(out_dir, "samples.npz"), **arrays)
-    plots.save_image_grid(os.path.join(out_dir, "grid.png"), grid_images)
+    save_image_grid(grid_images, os.path.join(out_dir, "grid.png"), columns=min(len(grid_images), 8))
     sigmas = {"model": model_name, **result.to_dict()}
     if result_compare is not None:
         sigmas["compare"] = {"model": comparison["compare"], **result_compare.to_dict()}

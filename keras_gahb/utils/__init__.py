@@ -8,7 +8,13 @@ from keras_gahb.utils.io import (
     save_model_atomic,
     save_npz_atomic,
 )
-from keras_gahb.utils.images import as_image_batch, read_image_file
+from keras_gahb.utils.images import (
+    as_image_batch,
+    image_grid,
+    read_image_file,
+    save_image,
+    save_image_grid,
+)
 from keras_gahb.utils.random import numpy_rng
 
 __all__ = [
@@ -16,9 +22,12 @@ __all__ = [
     "atomic_path",
     "atomic_write_json",
     "atomic_write_text",
+    "image_grid",
     "numpy_rng",
     "read_image_file",
     "read_json",
+    "save_image",
+    "save_image_grid",
     "save_model_atomic",
     "save_npz_atomic",
 ]

@@ -10,6 +10,8 @@ import os
 
 import numpy as np
 
+from keras_gahb.utils.io import atomic_path
+
 
 def as_image_batch(images, name="images", channels=None, allow_one_image=True):
     """Images as a finite float32 numpy batch (n, H, W, C), following the rule above.
@@ -86,3 +88,50 @@ def read_image_file(path, key=None):
 
         return matplotlib.image.imread(path)
     raise ValueError(f"Images must be .npy, .npz or .png files, got {path}.")
+
+
+def image_grid(images, columns=None, padding=1, pad_value=1.0):
+    """Tile a batch (n, H, W, C) into one image (rows (H + padding) - padding, ...), in [0, 1].
+
+    Tiles fill rows of `columns` images (default ceil(sqrt(n))), separated by
+    `padding` pixels of `pad_value` (white); values are clipped to [0, 1], NaN -> 0.
+
+    Example:
+
+    >>> keras_gahb.utils.image_grid(np.zeros((6, 8, 8, 1)), columns=3).shape
+    (17, 26, 1)
+    """
+    images = np.clip(np.nan_to_num(np.asarray(images, np.float32)), 0.0, 1.0)
+    if images.ndim != 4 or images.shape[-1] not in (1, 3) or len(images) == 0:
+        raise ValueError(f"Expected images (n, H, W, 1 or 3), got shape {images.shape}.")
+    n, height, width, channels = images.shape
+    columns = int(columns or np.ceil(np.sqrt(n)))
+    rows = -(-n // columns)
+    grid = np.full((rows * (height + padding) - padding, columns * (width + padding) - padding,
+                    channels), pad_value, np.float32)
+    for k in range(n):
+        top, left = (k // columns) * (height + padding), (k % columns) * (width + padding)
+        grid[top:top + height, left:left + width] = images[k]
+    return grid
+
+
+def save_image(path, image):
+    """Write an (H, W, C) image in [0, 1] (C = 1 or 3) as a PNG, atomically; returns `path`."""
+    import matplotlib.image  # here, not at import: matplotlib costs seconds to import
+
+    image = np.clip(np.asarray(image, dtype=np.float32), 0.0, 1.0)
+    with atomic_path(path) as tmp:
+        if image.shape[-1] == 1:
+            matplotlib.image.imsave(tmp, image[..., 0], cmap="gray", vmin=0.0, vmax=1.0,
+                                    format="png")
+        else:
+            matplotlib.image.imsave(tmp, image[..., :3], format="png")
+    return path
+
+
+def save_image_grid(images, path, columns=None, padding=1):
+    """Write images (n, H, W, C) in [0, 1] as one PNG grid (gray or RGB), atomically.
+
+    The one image-grid writer of keras_gahb (data examples, training and sampling figures).
+    """
+    return save_image(path, image_grid(images, columns, padding))
