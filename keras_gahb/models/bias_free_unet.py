@@ -2,7 +2,7 @@
 
 import keras
 
-from keras_gahb.models.bias_free_denoiser import BiasFreeDenoiser
+from keras_gahb.models.bias_free_denoiser import BiasFreeDenoiser, image_size_pair
 from keras_gahb.models.blocks import bias_free_conv, conv_bn_relu, residual_output
 
 
@@ -72,7 +72,7 @@ class BiasFreeUNet(BiasFreeDenoiser):
                 "`base_channels` and `image_channels` must be positive, got "
                 f"{base_channels} and {image_channels}."
             )
-        height, width = _size_pair(image_size)
+        height, width = image_size_pair(image_size)
         for size in (height, width):
             if size is not None and size % 2**levels:
                 raise ValueError(
@@ -139,8 +139,7 @@ class BiasFreeUNet(BiasFreeDenoiser):
 
     def get_config(self):
         return {
-            "name": self.name,
-            "trainable": self.trainable,
+            **super().get_config(),
             "levels": self.levels,
             "base_channels": self.base_channels,
             "image_channels": self.image_channels,
@@ -148,14 +147,4 @@ class BiasFreeUNet(BiasFreeDenoiser):
             "kernel_initializer": keras.initializers.serialize(
                 keras.initializers.get(self.kernel_initializer)
             ),
-            "dtype": keras.dtype_policies.serialize(self.dtype_policy),
         }
-
-
-def _size_pair(image_size):
-    if image_size is None:
-        return None, None
-    if isinstance(image_size, int):
-        return image_size, image_size
-    height, width = image_size
-    return height, width
