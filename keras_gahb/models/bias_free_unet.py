@@ -46,7 +46,7 @@ class BiasFreeUNet(BiasFreeDenoiser):
     >>> model.predict(y).shape
     (2, 16, 16, 1)
     >>> keras_gahb.models.BiasFreeUNet.from_preset("unet_rf90").count_params()
-    7668224
+    7661952
 
     Reference:
         Kadkhodaie, Guth, Simoncelli, Mallat, "Generalization in diffusion
