@@ -8,7 +8,6 @@ Gu et al. (2023), "On memorization in diffusion models", https://arxiv.org/abs/2
 """
 
 
-import keras
 import numpy as np
 
 from keras_gahb import backend

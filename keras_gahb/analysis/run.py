@@ -2,7 +2,6 @@
 
 import os
 
-import keras
 import numpy as np
 
 from keras_gahb.analysis import figures

@@ -2,7 +2,6 @@
 
 import os
 
-import numpy as np
 
 from keras_gahb import analysis, data
 from keras_gahb.analysis import figures

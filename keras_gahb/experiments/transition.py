@@ -59,7 +59,7 @@ def run_transition(config, run_dir, verbose=1):
     out = os.path.join(run_dir, "transition")
     os.makedirs(out, exist_ok=True)
     test = pool[splits[config.n_values[0]].test]
-    rows, per_n, fig1_rows = [], {}, []
+    per_n, fig1_rows = {}, []
     curves = {}
     for n in config.n_values:
         split = splits[n]
@@ -163,7 +163,8 @@ def _section(config, out, per_n, curves, fig1_rows):
             "passed": bool(all(var_large[s] < var_small[s] for s in sigmas)),
         },
         {
-            "claim": f"relative model variance <= {VARIANCE_TARGET} at N={ns[-1]} for every sigma <= {config.variance_sigma_max}",
+            "claim": (f"relative model variance <= {VARIANCE_TARGET} at N={ns[-1]} for every "
+                      f"sigma <= {config.variance_sigma_max}"),
             "value": f"max {max(var_large.values()):.3f}",
             "passed": bool(max(var_large.values()) <= VARIANCE_TARGET),
         },
