@@ -1,5 +1,7 @@
 """`gahb analyze`: Jacobian eigen-analysis, PSNR curves, MSE slopes and sample similarity."""
 
+import os
+
 import click
 
 
@@ -47,7 +49,7 @@ def jacobian(model, image, sigma, out_dir, method, top_k, size, seed, chunk_size
     if s.get("bias_free_error") is not None:
         click.echo(f"checks: ||f(y) - J y||/||f(y)|| = {s['bias_free_error']:.2e}, "
                    f"||J - J^T||/||J|| = {s['asymmetry']:.3f}")
-    click.echo(f"Wrote {out_dir}/")
+    click.echo(f"Wrote {os.path.join(out_dir, '')}")
 
 
 @command.command("psnr")
@@ -70,13 +72,19 @@ def psnr(models, train, test, labels, sigmas, num, size, seed, out_dir):
     named = dict(zip(labels or [str(i) for i in range(len(models))], models))
     results = analyze_psnr(out_dir, named, train=train, test=test, sigmas=_floats(sigmas), num=num,
                            size=size, seed=seed)
+    first = next(iter(results.values()))
+    curve = first.get("train") or first["test"]
+    rows = [("sigma", [f"{v:g}" for v in curve["sigmas"]]),
+            ("input PSNR (dB)", [f"{v:.2f}" for v in curve["input_psnr"]])]
     for label, entry in results.items():
-        line = f"{label}: "
         for split in ("train", "test"):
             if split in entry:
-                line += f"{split} " + " ".join(f"{v:.2f}" for v in entry[split]["output_psnr"]) + " dB  "
-        click.echo(line.rstrip())
-    click.echo(f"Wrote {out_dir}/")
+                rows.append((f"{label} {split} (dB)",
+                             [f"{v:.2f}" for v in entry[split]["output_psnr"]]))
+    width = max(len(name) for name, _ in rows)
+    for name, values in rows:
+        click.echo(f"{name:<{width}}  " + " ".join(f"{v:>7}" for v in values))
+    click.echo(f"Wrote {os.path.join(out_dir, '')}")
 
 
 @command.command("slope")
@@ -98,7 +106,7 @@ def slope(model, images, sigma_min, sigma_max, num_sigmas, num, size, seed, out_
                       num_sigmas=num_sigmas, num=num, size=size, seed=seed)
     click.echo(f"slope {s['slope']:.3f} [{s['ci_low']:.3f}, {s['ci_high']:.3f}] over sigma in "
                f"[{s['sigma_min']:g}, {s['sigma_max']:g}], {s['num_images']} images")
-    click.echo(f"Wrote {out_dir}/")
+    click.echo(f"Wrote {os.path.join(out_dir, '')}")
 
 
 @command.command("similarity")
@@ -123,4 +131,4 @@ def similarity(samples, train, compare, metric, size, out_dir):
     if "mean_cosine_between_models" in s:
         click.echo(f"mean cosine similarity between the two models' samples: "
                    f"{s['mean_cosine_between_models']:.4f}")
-    click.echo(f"Wrote {out_dir}/")
+    click.echo(f"Wrote {os.path.join(out_dir, '')}")

@@ -12,7 +12,9 @@ import importlib.metadata
 import importlib.util
 import os
 import pkgutil
+import re
 import sys
+import warnings
 
 import click
 
@@ -33,7 +35,10 @@ class GahbGroup(click.Group):
 
     def invoke(self, ctx):
         try:
-            return super().invoke(ctx)
+            with warnings.catch_warnings():
+                if not os.environ.get("GAHB_DEBUG"):
+                    warnings.showwarning = _show_warning
+                return super().invoke(ctx)
         except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
             raise
         except KeyboardInterrupt:
@@ -45,10 +50,37 @@ class GahbGroup(click.Group):
         except (ValueError, TypeError, KeyError, OSError, ImportError, RuntimeError) as error:
             if os.environ.get("GAHB_DEBUG"):
                 raise
-            message = str(error).strip() or type(error).__name__
+            message = _one_line(error)
             if isinstance(error, KeyError):
                 message = f"missing key {message}"
-            raise click.ClickException(f"{message}") from None
+            raise click.ClickException(message) from None
+        except Exception as error:  # a bug or an unforeseen failure: still one line
+            if os.environ.get("GAHB_DEBUG"):
+                raise
+            raise click.ClickException(
+                f"{type(error).__name__}: {_one_line(error)} (unexpected error; set "
+                "GAHB_DEBUG=1 to see the full traceback)"
+            ) from None
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None):
+    """Print a warning as one line on stderr (`Warning: ...`), without the source line."""
+    prefix = "" if category is UserWarning else f"{category.__name__}: "
+    click.echo(f"Warning: {prefix}{_one_line(message)}", err=True)
+
+
+def _one_line(error):
+    """The first informative line of an error's message (its type's name when there is none).
+
+    Skips Keras' "Exception encountered when calling ..." header and terminal colour codes.
+    """
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(error))
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    if len(lines) > 1 and lines[0].startswith("Exception encountered when calling"):
+        lines = lines[1:]
+    if not lines:
+        return type(error).__name__
+    return lines[0] + (" [...] (set GAHB_DEBUG=1 for the full message)" if len(lines) > 1 else "")
 
 
 @click.group(cls=GahbGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -1,5 +1,7 @@
 """`gahb sample`: draw images from the prior implicit in a trained denoiser."""
 
+import os
+
 import click
 
 
@@ -12,7 +14,8 @@ import click
 @click.option("--seed", default=0, show_default=True, type=click.IntRange(min=0),
               help="Seed of x_0 and every z_t (same seed = same noise for any model).")
 @click.option("--size", default=None, type=click.IntRange(min=1),
-              help="Image side (default: the model's fixed input size).")
+              help="Image side (default: the model's fixed input size, else the image_size "
+                   "in the config.json of the run folder that holds the model).")
 @click.option("--compare", type=click.Path(dir_okay=False), default=None,
               help="A second .keras model sampled from the same seed (Fig 1/2 comparison).")
 @click.option("--task", type=click.Choice(["inpaint", "superres", "missing", "compressive"]),
@@ -49,7 +52,9 @@ def command(model, out_dir, num, seed, size, compare, task, image, factor, fract
         sigma_final=sigma_final, mean=mean, max_steps=max_steps, batch_size=batch_size,
         verbose=0 if quiet else 1,
     )
-    click.echo(summary["summary"])
+    click.echo(f"{summary['model']}: {summary['summary']}")
+    if "compare_summary" in summary:
+        click.echo(f"{summary['compare_model']}: {summary['compare_summary']}")
     if "mean_psnr" in summary:
         click.echo(f"{task}: mean PSNR of the samples vs the image {summary['mean_psnr']:.2f} dB")
     if "compare" in summary:
@@ -60,4 +65,4 @@ def command(model, out_dir, num, seed, size, compare, task, image, factor, fract
         )
     if summary["num_diverged"]:
         click.echo(f"Warning: {summary['num_diverged']} samples diverged (see sigmas.json).", err=True)
-    click.echo(f"Wrote {out_dir}/")
+    click.echo(f"Wrote {os.path.join(out_dir, '')}")

@@ -54,7 +54,7 @@ def _noise(ctx, param, value):
               help="TOML or JSON file of options (keys = the option names below, e.g. "
                    "batch_size); flags given on the command line override it.")
 @click.option("--out", type=click.Path(file_okay=False),
-              help="Run directory (required here or in --config). Rerun to resume.")
+              help="Run directory; rerun to resume. [gahb_runs/<dataset>_n<N>_<preset>]")
 @click.option("--dataset", help="Dataset name (gahb data list). [faces]")
 @click.option("--n", type=click.IntRange(min=1), help="Training images N. [40]")
 @click.option("--split", type=click.Choice(_CONFIG.SPLITS), help="Train on S1 or S2. [s1]")
@@ -112,12 +112,21 @@ def command(ctx, config_file, print_config, quiet, **flags):
                     if ctx.get_parameter_source(name) == source and value is not None})
     out = options.pop("out", None)
     resolved = TrainConfig.from_dict(options).to_dict()
+    if not out:
+        out = default_run_dir(resolved)
+        if not print_config:
+            click.echo(f"Run directory: {out} (the default; choose one with --out)")
     if print_config:
         click.echo(json.dumps({"out": out, **resolved}, indent=2))
         return
-    if not out:
-        raise click.UsageError("Give the run directory with --out (or `out` in --config).")
     verbose = 0 if quiet else (1 if sys.stdout.isatty() else 2)
     result = train(out, verbose=verbose, **options)
     click.echo(result.summary())
-    click.echo(f"Wrote {out}/ (model.keras, model_best.keras, history.csv, psnr_curves.png)")
+    click.echo(f"Wrote {os.path.join(out, '')} (model.keras, model_best.keras, history.csv, "
+               "psnr_curves.png)")
+
+
+def default_run_dir(config):
+    """gahb_runs/<dataset>_n<N>_<preset>[_<split>] for a resolved training config."""
+    split = "" if config["split"] == "s1" else f"_{config['split']}"
+    return f"gahb_runs/{config['dataset']}_n{config['n']}_{config['preset']}{split}"

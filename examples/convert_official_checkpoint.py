@@ -39,6 +39,7 @@ def main(checkpoint, out, size):
     from keras_gahb.utils import save_model_atomic
 
     out = out or tempfile.mkdtemp(prefix="gahb_convert_")
+    os.makedirs(out, exist_ok=True)
     net = None
     if checkpoint is None:
         checkpoint = os.path.join(out, "standin_unet.pt")

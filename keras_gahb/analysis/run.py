@@ -39,6 +39,7 @@ def analyze_jacobian(out_dir, model, image, sigma, seed=0, method="full", top_k=
     """
     denoiser, name = load_denoiser(model)
     channels = image_channels(denoiser)
+    size = _default_size(size, denoiser, model)
     x = load_images(image, num=1, size=size, seed=seed, channels=channels)[0]
     if method == "full":
         result = eigen_analysis(denoiser, x, sigma=sigma, seed=seed, chunk_size=chunk_size,
@@ -88,7 +89,8 @@ def analyze_psnr(out_dir, models, train=None, test=None, sigmas=(0.02, 0.05, 0.1
         for split, source in (("train", train), ("test", test)):
             if source is None:
                 continue
-            images = load_images(source, num=num, size=size, seed=seed, channels=channels)
+            images = load_images(source, num=num, size=_default_size(size, denoiser, model),
+                                 seed=seed, channels=channels)
             pair[split] = psnr_curve(denoiser, images, sigmas, seed=seed, batch_size=batch_size)
             entry[split] = {k: v for k, v in pair[split].items() if k != "mse"}
         if len(pair) == 2:
@@ -107,7 +109,8 @@ def analyze_slope(out_dir, model, images, sigma_min=0.01, sigma_max=0.2, num_sig
     if num_sigmas < 3:
         raise ValueError("num_sigmas must be at least 3.")
     denoiser, name = load_denoiser(model)
-    x = load_images(images, num=num, size=size, seed=seed, channels=image_channels(denoiser))
+    x = load_images(images, num=num, size=_default_size(size, denoiser, model), seed=seed,
+                    channels=image_channels(denoiser))
     sigmas = np.geomspace(sigma_min, sigma_max, num_sigmas)
     mse = mse_curve(denoiser, x, sigmas, seed=seed, batch_size=batch_size)
     fit = mse_slope(sigmas, mse, seed=seed)
@@ -192,7 +195,8 @@ def load_images(source, num=None, size=None, seed=0, channels=1):
             if num is None:
                 raise ValueError(f"Pass a number of images to draw from dataset '{path}'.")
             if size is None:
-                raise ValueError(f"Pass an image size to draw from dataset '{path}' (e.g. --size 40).")
+                raise ValueError(f"Pass an image size to draw from dataset '{path}' (--size, the "
+                                 "side the model was trained on).")
             array = get_images(path, num, size, seed=seed, channels=channels or 1)
     else:
         array = np.asarray(source)
@@ -207,3 +211,18 @@ def _npz_has(source, key):
         return False
     with np.load(source) as data:
         return key in data.files
+
+
+def _default_size(size, denoiser, model):
+    """`size`, else the model's fixed input side, else the image_size of its training run."""
+    if size is not None:
+        return size
+    try:
+        shape = denoiser.input_shape
+    except (AttributeError, ValueError):
+        shape = None
+    if shape is not None and len(shape) == 4 and shape[1] is not None and shape[1] == shape[2]:
+        return int(shape[1])
+    from keras_gahb.training import trained_image_size
+
+    return trained_image_size(model)

@@ -15,7 +15,8 @@ from keras_gahb.data.noise import SIGMA_DISTRIBUTIONS, add_noise, noisy_pairs, s
 from keras_gahb.data.prepare import prepare_dataset, save_examples
 from keras_gahb.data.prepared import load_prepared
 from keras_gahb.data.registry import get_images, image_dataset, list_datasets, register_source
-from keras_gahb.data.split import Split, disjoint_subsets
+from keras_gahb.data.not_enough_images_error import NotEnoughImagesError
+from keras_gahb.data.split import Split, check_pool_size, disjoint_subsets
 from keras_gahb.data.tfds_sources import CELEBA_CROP, tfds_dataset, tfds_images
 from keras_gahb.data.transforms import pixel_shuffle, resize_images, to_channels
 from keras_gahb.utils.images import save_image_grid
@@ -24,10 +25,12 @@ __all__ = [
     "CELEBA_CROP",
     "DISC_PARAMETERS",
     "GaussianImages",
+    "NotEnoughImagesError",
     "SIGMA_DISTRIBUTIONS",
     "Split",
     "add_noise",
     "calpha_images",
+    "check_pool_size",
     "disc_images",
     "disjoint_subsets",
     "folder_images",

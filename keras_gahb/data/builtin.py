@@ -2,6 +2,7 @@
 
 import numpy as np
 
+from keras_gahb.data.not_enough_images_error import NotEnoughImagesError
 from keras_gahb.utils import numpy_rng
 from keras_gahb.data.transforms import (
     check_channels,
@@ -43,9 +44,10 @@ def lfw_faces(n=None, size=25, channels=1):
     size, channels = check_size(size), check_channels(channels)
     n = LFW_NUM_FACES if n is None else check_count(n)
     if n > LFW_NUM_FACES:
-        raise ValueError(
+        raise NotEnoughImagesError(
             f"scikit-image's LFW subset holds {LFW_NUM_FACES} faces, {n} were asked for. "
-            "Use 'celeba' or a 'folder' of faces for more."
+            "Use 'celeba' or a 'folder' of faces for more.",
+            available=LFW_NUM_FACES, requested=n, source="faces",
         )
     faces = np.asarray(skimage.data.lfw_subset()[:n], dtype=np.float32)
     if faces.max() > 1.0:

@@ -5,6 +5,7 @@ import warnings
 
 import numpy as np
 
+from keras_gahb.data.not_enough_images_error import NotEnoughImagesError
 from keras_gahb.data.transforms import check_channels, check_size, resize_images, to_channels
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg")
@@ -50,7 +51,7 @@ def folder_images(path, n=None, size=80, channels=1, crop="center", recursive=Tr
 
     >>> images = keras_gahb.data.folder_images("photos/", n=100, size=40)
     """
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image
 
     size, channels = check_size(size), check_channels(channels)
     if on_error not in ("skip", "raise"):
@@ -65,21 +66,32 @@ def folder_images(path, n=None, size=80, channels=1, crop="center", recursive=Tr
         try:
             with Image.open(file) as handle:
                 rgb = np.asarray(handle.convert("RGB"), dtype=np.float32) / 255.0
-        except (OSError, UnidentifiedImageError, ValueError) as error:
+        except Exception as error:  # noqa: BLE001  any decoding failure (PIL raises
+            # OSError, ValueError, DecompressionBombError, SyntaxError, struct.error, ...)
+            reason = _reason(error)
             if on_error == "raise":
-                raise ValueError(f"Cannot read image {file}: {error}") from None
-            skipped.append(file)
+                raise ValueError(f"Cannot read image {file}: {reason}") from None
+            skipped.append(f"{file} ({reason})")
             continue
         cropped = _crop(rgb, crop, file)
         images.append(to_channels(resize_images(cropped[None], size), channels)[0])
     if skipped:
-        warnings.warn(f"Skipped {len(skipped)} unreadable image file(s): {', '.join(skipped)}",
+        warnings.warn(f"Skipped {len(skipped)} unreadable image file(s): {'; '.join(skipped)}",
                       stacklevel=2)
     if not images:
-        raise ValueError(f"None of the {len(files)} image files in {path} could be read.")
+        raise ValueError(f"None of the {len(files)} image files in {path} could be read"
+                         f"{': ' + skipped[0] if len(skipped) == 1 else ''}.")
     if n is not None and len(images) < n:
-        raise ValueError(f"{path} holds {len(images)} readable images, {n} were asked for.")
+        raise NotEnoughImagesError(
+            f"{path} holds {len(images)} readable images, {n} were asked for.",
+            available=len(images), requested=n, source=os.fspath(path))
     return np.stack(images)
+
+
+def _reason(error):
+    """`Type: first line of the message`, e.g. for PIL's DecompressionBombError."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    return f"{type(error).__name__}: {lines[0]}" if lines else type(error).__name__
 
 
 def _crop(image, crop, file):

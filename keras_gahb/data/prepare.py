@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 
 import numpy as np
 
@@ -11,6 +12,8 @@ from keras_gahb.data.prepared import FORMAT_VERSION, MANIFEST, sha256_file, veri
 from keras_gahb.utils import atomic_write_json, read_json, save_image_grid, save_npz_atomic
 from keras_gahb.version import __version__
 
+# What keras_gahb.utils.atomic_path names its temporary files: .<base>.<random>.tmp<ext>.
+_TEMPORARY = re.compile(r"^\.(images-\d+-of-\d+|manifest|\.prepare_state)\..+\.tmp\.(npz|json)$")
 _STATE = ".prepare_state.json"
 
 
@@ -47,6 +50,7 @@ def prepare_dataset(out, name, n, size, seed=0, channels=1, shard_size=10_000,
         "options": options, "deduplicate": deduplicate, "shard_size": shard_size,
     }
     config = json.loads(json.dumps(config, default=_jsonable))  # as it will read back
+    remove_stale_temporary_files(out)
     manifest_path = os.path.join(out, MANIFEST)
     if os.path.exists(manifest_path):
         manifest = read_json(manifest_path)
@@ -100,6 +104,26 @@ def prepare_dataset(out, name, n, size, seed=0, channels=1, shard_size=10_000,
     if os.path.exists(state_path):
         os.remove(state_path)
     return manifest
+
+
+def remove_stale_temporary_files(out):
+    """Delete the hidden `.NAME.XXXX.tmp.npz/json` files an interrupted preparation left in `out`.
+
+    The atomic writers rename a temporary file over its destination; a kill
+    (SIGKILL, power loss) between writing and renaming leaves the temporary
+    file behind. Not safe while another process prepares into the same folder.
+
+    Returns:
+        The names of the removed files.
+    """
+    if not os.path.isdir(out):
+        return []
+    removed = []
+    for name in sorted(os.listdir(out)):
+        if _TEMPORARY.match(name) and os.path.isfile(os.path.join(out, name)):
+            os.remove(os.path.join(out, name))
+            removed.append(name)
+    return removed
 
 
 def save_examples(out, name, n=16, size=32, seed=0, channels=1, columns=None, **options):

@@ -6,6 +6,7 @@ import numpy as np
 
 from keras_gahb.data import builtin, calpha, discs, folder, manifolds, tfds_sources
 from keras_gahb.data.gaussian_images import GaussianImages
+from keras_gahb.data.not_enough_images_error import NotEnoughImagesError
 from keras_gahb.data.prepared import load_prepared
 from keras_gahb.data.transforms import (
     check_channels,
@@ -70,7 +71,8 @@ def _prepared(n, size, seed, channels, path=None, verify=True):
         raise ValueError(f"{path} holds images of shape {images.shape[1:]}, not "
                          f"{(size, size, channels)}; pass matching size and channels.")
     if len(images) < n:
-        raise ValueError(f"{path} holds {len(images)} images, {n} were asked for.")
+        raise NotEnoughImagesError(f"{path} holds {len(images)} images, {n} were asked for.",
+                                   available=len(images), requested=n, source=path)
     return images[:n]
 
 

@@ -99,12 +99,7 @@ def disjoint_subsets(num_images, n, test_size=512, seed=0):
                                  (test_size, "test_size", 0)):
         if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
             raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}.")
-    needed = 2 * n + test_size
-    if num_images < needed:
-        raise ValueError(
-            f"The pool has {num_images} images but two disjoint sets of N={n} plus a test set "
-            f"of {test_size} need {needed}. Use a larger pool, a smaller N or a smaller test_size."
-        )
+    check_pool_size(num_images, n, test_size)
     if seed is None:
         order = np.arange(num_images, dtype=np.int64)
         recorded_seed = None
@@ -118,3 +113,37 @@ def disjoint_subsets(num_images, n, test_size=512, seed=0):
     s2 = rest[::-1][:n]
     return Split(s1=s1.copy(), s2=s2.copy(), test=test.copy(), num_images=int(num_images),
                  seed=recorded_seed)
+
+
+def check_pool_size(num_images, n, test_size, source="The pool"):
+    """Raise a ValueError unless `num_images` can hold S1, S2 (n images each) and a test set.
+
+    The message says what the request means (2N + test images) and the
+    largest N that fits beside this test set.
+
+    Args:
+        num_images: images the pool (dataset) holds.
+        n: images in each training set.
+        test_size: held-out test images.
+        source: how to name the pool in the message. Default "The pool".
+
+    Example:
+
+    >>> keras_gahb.data.check_pool_size(100, n=60, test_size=1, source="Dataset 'faces'")
+    Traceback (most recent call last):
+    ValueError: Dataset 'faces' holds 100 images; two disjoint training sets of N=60 plus a ...
+    """
+    needed = 2 * n + test_size
+    if num_images >= needed:
+        return
+    largest = (num_images - test_size) // 2
+    if largest >= 1:
+        advice = (f"The largest N with a test set of {test_size} is {largest}; or lower the "
+                  "test size")
+    else:
+        advice = f"No N fits beside a test set of {test_size}: lower the test size"
+    raise ValueError(
+        f"{source} holds {num_images} images; two disjoint training sets of N={n} plus a test "
+        f"set of {test_size} need {needed} images (2N + test). {advice}, or use a larger "
+        "dataset."
+    )

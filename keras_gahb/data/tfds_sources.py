@@ -7,6 +7,7 @@ is absent they raise FileNotFoundError naming the steps to prepare it.
 
 import numpy as np
 
+from keras_gahb.data.not_enough_images_error import NotEnoughImagesError
 from keras_gahb.data.transforms import check_channels, check_count, check_size
 
 CELEBA_CROP = ((29, -29), (9, -9))  # 218x178 aligned faces -> 160x160 (the paper's crop)
@@ -121,7 +122,9 @@ def tfds_images(name, n, size=80, channels=1, split="train", data_dir=None, crop
         out[filled:filled + len(batch)] = batch
         filled += len(batch)
     if filled < n:
-        raise ValueError(f"{name!r} split {split!r} has only {filled} images, {n} were asked for.")
+        raise NotEnoughImagesError(
+            f"{name!r} split {split!r} has only {filled} images, {n} were asked for.",
+            available=filled, requested=n, source=name)
     return out
 
 

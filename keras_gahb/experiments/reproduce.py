@@ -10,6 +10,9 @@ from keras_gahb.experiments.gahb_basis import run_gahb
 from keras_gahb.experiments.report import write_report
 from keras_gahb.experiments.reproduction_config import PARTS, config_for_scale
 from keras_gahb.experiments.transition import run_transition, train_transition_models
+from keras_gahb.data import get_images, list_datasets
+from keras_gahb.models import check_preset
+from keras_gahb.training.precision import check_precision
 from keras_gahb.utils import atomic_write_json, read_json
 
 _RUNNERS = {
@@ -52,6 +55,11 @@ def reproduce(run_dir="gahb_runs/reproduce", scale="quick", parts=None, only=Non
     unknown = [p for p in parts if p not in PARTS]
     if unknown:
         raise ValueError(f"Unknown part(s) {', '.join(unknown)}. Valid parts: {', '.join(PARTS)}.")
+    # Checked before the run folder is written, so a typo never leaves a config behind.
+    check_preset(config.preset, image_size=config.image_size, **dict(config.model_overrides))
+    if config.dataset not in {row["name"] for row in list_datasets()}:
+        get_images(config.dataset, 1, config.image_size)  # raises, listing the valid names
+    check_precision(config.precision)  # before any folder is written or model trained
     os.makedirs(os.path.join(run_dir, "parts"), exist_ok=True)
     _check_or_write_config(run_dir, config)
 
@@ -156,7 +164,9 @@ def _check_or_write_config(run_dir, config):
     current = json.loads(json.dumps(config.to_dict()))
     if os.path.exists(path):
         saved = read_json(path)
-        if saved != current:
+        if saved != current and not _holds_results(run_dir):
+            atomic_write_json(path, current)  # nothing done yet: the new settings win
+        elif saved != current:
             changed = sorted(k for k in set(saved) | set(current) if saved.get(k) != current.get(k))
             raise ValueError(
                 f"{run_dir} holds a reproduction with other settings ({', '.join(changed)}). "
@@ -164,6 +174,16 @@ def _check_or_write_config(run_dir, config):
             )
     else:
         atomic_write_json(path, current)
+
+
+def _holds_results(run_dir):
+    """Whether `run_dir` holds a finished part or a model with a finished epoch."""
+    parts = os.path.join(run_dir, "parts")
+    if os.path.isdir(parts) and any(name.endswith(".json") for name in os.listdir(parts)):
+        return True
+    models = os.path.join(run_dir, "models")
+    return os.path.isdir(models) and any(
+        os.path.exists(os.path.join(models, name, "state.json")) for name in os.listdir(models))
 
 
 def _parse_only(only, config):

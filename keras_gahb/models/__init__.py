@@ -1,7 +1,7 @@
 """Bias-free denoisers: the paper's UNet and BF-CNN, with presets."""
 
 from keras_gahb.models.bfcnn import BFCNN
-from keras_gahb.models.bias_free_denoiser import BiasFreeDenoiser
+from keras_gahb.models.bias_free_denoiser import BiasFreeDenoiser, check_image_size
 from keras_gahb.models.bias_free_unet import BiasFreeUNet
 from keras_gahb.models.loading import image_channels, load_denoiser
 from keras_gahb.models.official_checkpoint import load_official_checkpoint
@@ -13,6 +13,41 @@ _CLASSES = {"BiasFreeUNet": BiasFreeUNet, "BFCNN": BFCNN}
 def from_preset(name, **overrides):
     """Build any preset by name, e.g. `keras_gahb.models.from_preset("bfcnn_21")`."""
     return _CLASSES[get_preset(name)["class"]].from_preset(name, **overrides)
+
+
+def check_preset(name, image_size=None, **overrides):
+    """Check a preset, its constructor overrides and an image size without building the model.
+
+    Raises a ValueError naming the problem: an unknown preset (listing the
+    valid ones), an unknown constructor argument (listing the valid ones) or
+    an image side the model cannot take (a UNet needs sides divisible by
+    2**levels).
+
+    Args:
+        name: str, a preset name.
+        image_size: optional int or (height, width) to check.
+        **overrides: constructor arguments replacing the preset's.
+
+    Returns:
+        int, what image sides must be divisible by.
+
+    Example:
+
+    >>> keras_gahb.models.check_preset("unet_rf90", image_size=32)
+    8
+    """
+    spec = get_preset(name)
+    cls = _CLASSES[spec["class"]]
+    config = {**spec["config"], **overrides}
+    cls.check_arguments(config)
+    multiple = cls.size_multiple_of(config)
+    if image_size is not None:
+        check_image_size(image_size, multiple, f"preset {name!r} ({_describe(config)})")
+    return multiple
+
+
+def _describe(config):
+    return ", ".join(f"{key}={value}" for key, value in config.items())
 
 
 def list_presets():
@@ -47,6 +82,8 @@ def _size(shape):
 
 
 __all__ = [
+    "check_image_size",
+    "check_preset",
     "describe_presets",
     "BFCNN",
     "BiasFreeDenoiser",

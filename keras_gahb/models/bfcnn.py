@@ -50,6 +50,7 @@ class BFCNN(BiasFreeDenoiser):
         dtype=None,
         **kwargs,
     ):
+        type(self).check_arguments(kwargs)
         num_layers, channels, image_channels = int(num_layers), int(channels), int(image_channels)
         if num_layers < 2:
             raise ValueError(f"`num_layers` must be >= 2, got {num_layers}.")

@@ -1,5 +1,8 @@
 """Base class of the bias-free denoisers: presets, input checks, serialization."""
 
+import difflib
+import inspect
+
 import keras
 
 from keras_gahb.models import presets as preset_table
@@ -19,6 +22,37 @@ class BiasFreeDenoiser(keras.Model):
 
     #: Input height and width must be divisible by this (2**levels for a UNet).
     size_multiple = 1
+
+    #: Keyword arguments passed on to `keras.Model` (everything else must be a
+    #: constructor argument of the subclass).
+    BASE_ARGUMENTS = ("name", "trainable")
+
+    @classmethod
+    def argument_names(cls):
+        """The valid constructor arguments: the subclass's own, then `name`, `trainable`."""
+        parameters = inspect.signature(cls.__init__).parameters.values()
+        own = [p.name for p in parameters
+               if p.name != "self" and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)]
+        return own + [name for name in cls.BASE_ARGUMENTS if name not in own]
+
+    @classmethod
+    def check_arguments(cls, arguments):
+        """Raise a ValueError naming any key of `arguments` the constructor does not take."""
+        valid = cls.argument_names()
+        unknown = [str(key) for key in arguments if key not in valid]
+        if unknown:
+            hints = [f"{key}: did you mean {close[0]}?" for key in unknown
+                     for close in [difflib.get_close_matches(key, valid, n=1)] if close]
+            raise ValueError(
+                f"{cls.__name__} got unknown argument(s) {', '.join(unknown)}"
+                f"{' (' + ', '.join(hints) + ')' if hints else ''}. "
+                f"Valid arguments: {', '.join(valid)}."
+            )
+
+    @classmethod
+    def size_multiple_of(cls, config):
+        """What image sides must be divisible by for a model built from `config`."""
+        return 1
 
     @classmethod
     def presets(cls):
@@ -50,6 +84,15 @@ class BiasFreeDenoiser(keras.Model):
         config.update(overrides)
         return cls(**config)
 
+    def __call__(self, *args, **kwargs):
+        # Checked here, before Keras wraps errors of `call` in a message that
+        # repeats the whole input array.
+        inputs = args[0] if args else kwargs.get("inputs")
+        shape = getattr(inputs, "shape", None)
+        if shape is not None:
+            check_image_shape(shape, self.image_channels, self.size_multiple, self.name)
+        return super().__call__(*args, **kwargs)
+
     def call(self, inputs, training=None, mask=None):
         check_image_shape(inputs.shape, self.image_channels, self.size_multiple, self.name)
         return super().call(inputs, training=training, mask=mask)
@@ -75,6 +118,26 @@ def image_size_pair(image_size):
         return image_size, image_size
     height, width = image_size
     return height, width
+
+
+def check_image_size(image_size, size_multiple, name="model"):
+    """Raise a ValueError (one sentence) if a side of `image_size` is not divisible by `size_multiple`.
+
+    Args:
+        image_size: int, or (height, width); None passes.
+        size_multiple: int, e.g. 2**levels of a UNet.
+        name: what needs the size, for the message (e.g. "preset 'unet_rf90'").
+    """
+    sides = (image_size, image_size) if isinstance(image_size, int) else tuple(image_size or ())
+    for side in sides:
+        if side is not None and int(side) % size_multiple:
+            side = int(side)
+            lower = side - side % size_multiple
+            options = " or ".join(str(v) for v in (lower, lower + size_multiple) if v > 0)
+            raise ValueError(
+                f"Image size {side} does not fit {name}: its sides must be divisible by "
+                f"{size_multiple} (2**levels); use {options}."
+            )
 
 
 def check_image_shape(shape, channels, size_multiple, name="model"):

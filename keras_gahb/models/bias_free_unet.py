@@ -1,8 +1,10 @@
 """The bias-free UNet denoiser of Kadkhodaie et al. (ICLR 2024)."""
 
+import inspect
+
 import keras
 
-from keras_gahb.models.bias_free_denoiser import BiasFreeDenoiser, image_size_pair
+from keras_gahb.models.bias_free_denoiser import BiasFreeDenoiser, check_image_size, image_size_pair
 from keras_gahb.models.blocks import bias_free_conv, conv_bn_relu, residual_output
 
 
@@ -64,6 +66,7 @@ class BiasFreeUNet(BiasFreeDenoiser):
         dtype=None,
         **kwargs,
     ):
+        type(self).check_arguments(kwargs)
         levels, base_channels, image_channels = int(levels), int(base_channels), int(image_channels)
         if levels < 1:
             raise ValueError(f"`levels` must be >= 1, got {levels}.")
@@ -73,11 +76,7 @@ class BiasFreeUNet(BiasFreeDenoiser):
                 f"{base_channels} and {image_channels}."
             )
         height, width = image_size_pair(image_size)
-        for size in (height, width):
-            if size is not None and size % 2**levels:
-                raise ValueError(
-                    f"`image_size` must be divisible by {2**levels} (2**levels); got {image_size}."
-                )
+        check_image_size((height, width), 2**levels, f"a BiasFreeUNet with levels={levels}")
         init = kernel_initializer
 
         # === Functional graph ===
@@ -119,6 +118,12 @@ class BiasFreeUNet(BiasFreeDenoiser):
         self.image_size = image_size
         self.kernel_initializer = kernel_initializer
         self.size_multiple = 2**levels
+
+    @classmethod
+    def size_multiple_of(cls, config):
+        """2**levels: image sides must be divisible by it."""
+        levels = config.get("levels", inspect.signature(cls.__init__).parameters["levels"].default)
+        return 2 ** int(levels)
 
     @property
     def receptive_field(self):

@@ -159,12 +159,16 @@ def _load_file(path):
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as error:
-        found = [line.strip() for line in str(error).splitlines() if "GLOBAL" in line]
+        # PyTorch's message advises allow-listing the global; we never do.
+        found = re.search(r"GLOBAL ([\w.]+)", str(error))
+        if found:
+            why = f"was refused because it carries code (it calls {found.group(1)})"
+        else:
+            why = ("was refused because it is a pickle that cannot be read without running "
+                   "code from it")
         raise ValueError(
-            f"{path} holds objects other than tensors and plain containers, so it was "
-            "not loaded (loading it could execute code from the file). Only state "
-            "dicts (torch.save(model.state_dict(), path)) are supported."
-            + (f" Found: {found[0]}" if found else "")
+            f"{path} {why}; it was not loaded. Only state dicts of tensors "
+            "(torch.save(model.state_dict(), path)) are supported."
         ) from None
     except Exception as error:  # any parse failure (zip, struct, EOF, ...) means unreadable
         detail = str(error).strip().splitlines()[0] if str(error).strip() else "no details"

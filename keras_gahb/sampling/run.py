@@ -6,6 +6,7 @@ import keras
 import numpy as np
 
 from keras_gahb.metrics import cosine_similarity
+from keras_gahb.models import check_image_size
 from keras_gahb.models.loading import image_channels, load_denoiser
 from keras_gahb.sampling import plots
 from keras_gahb.sampling.compressive_sensing import CompressiveSensing
@@ -49,7 +50,8 @@ def run_sampling(
         num: int, number of samples. Defaults to 16.
         seed: int. Defaults to 0.
         size: optional int, image side; defaults to the model's fixed input
-            size, or to the image's size with `task`.
+            size, else the image_size of the training run whose config.json
+            lies beside the model file, or to the image's size with `task`.
         compare: optional second model (path or model), sampled with the same
             seed (same x_0 and z_t).
         task: optional inverse problem, one of "inpaint", "superres",
@@ -86,7 +88,9 @@ def run_sampling(
     elif image is not None:
         raise ValueError("--image is only used with --task (inpaint, superres, missing, compressive).")
     else:
-        image_shape = (*_image_size(denoiser, size), channels)
+        image_shape = (*_image_size(denoiser, size, model), channels)
+    check_image_size(image_shape[:2], getattr(denoiser, "size_multiple", 1),
+                     f"model {model_name}")
 
     shape = (int(num),) + tuple(image_shape)
     result = sample(denoiser, shape, seed=seed, operator=operator, measurements=measurements,
@@ -136,6 +140,7 @@ def run_sampling(
         )
         summary["compare"] = {k: v for k, v in comparison.items() if k.startswith("mean")}
         summary["compare_summary"] = result_compare.summary()
+        summary["compare_model"] = name_b
 
     save_npz_atomic(os.path.join(out_dir, "samples.npz"), **arrays)
     save_image_grid(grid_images, os.path.join(out_dir, "grid.png"), columns=min(len(grid_images), 8))
@@ -192,13 +197,19 @@ def load_image(image, channels=1):
     return array
 
 
-def _image_size(denoiser, size):
+def _image_size(denoiser, size, model=None):
     if size is not None:
         return int(size), int(size)
     if isinstance(denoiser, keras.Model):
         height, width = denoiser.input_shape[1:3]
         if height is not None and width is not None:
             return int(height), int(width)
+    from keras_gahb.training import trained_image_size
+
+    trained = trained_image_size(model)
+    if trained is not None:  # the size in the config.json of the run that saved the model
+        return trained, trained
     raise ValueError(
-        "The model accepts any image size: pass --size (e.g. --size 40, the size it was trained on)."
+        "The model accepts any image size and no config.json of its training run lies beside "
+        "it: pass --size (the image side it was trained on)."
     )

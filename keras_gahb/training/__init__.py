@@ -9,6 +9,7 @@ MSE loss) and `model.fit(keras_gahb.data.noisy_pairs(...))`, with
 
 from keras_gahb.training.denoised_grid_callback import DenoisedGridCallback
 from keras_gahb.training.distribution import distribution_scope, num_replicas
+from keras_gahb.training.precision import check_precision, precision_problem
 from keras_gahb.training.psnr_callback import PSNRCallback, psnr_per_image
 from keras_gahb.training.recipe import (
     auto_ema_momentum,
@@ -22,7 +23,7 @@ from keras_gahb.training.recipe import (
     paper_learning_rate_schedule,
     steps_per_epoch,
 )
-from keras_gahb.training.run import train
+from keras_gahb.training.run import train, trained_image_size
 from keras_gahb.training.run_checkpoint import RunCheckpoint
 from keras_gahb.training.train_config import TrainConfig, load_config_file
 from keras_gahb.training.train_result import TrainResult
@@ -34,6 +35,7 @@ __all__ = [
     "TrainConfig",
     "TrainResult",
     "auto_ema_momentum",
+    "check_precision",
     "compile_denoiser",
     "cosine_schedule",
     "current_learning_rate",
@@ -45,7 +47,9 @@ __all__ = [
     "load_config_file",
     "num_replicas",
     "paper_learning_rate_schedule",
+    "precision_problem",
     "psnr_per_image",
     "steps_per_epoch",
     "train",
+    "trained_image_size",
 ]

@@ -8,11 +8,18 @@ import os
 import keras
 import numpy as np
 
-from keras_gahb.data import disjoint_subsets, get_images, noisy_pairs
+from keras_gahb.data import (
+    NotEnoughImagesError,
+    check_pool_size,
+    disjoint_subsets,
+    get_images,
+    noisy_pairs,
+)
 from keras_gahb.data.noise import as_image_array
 from keras_gahb.training import plots
 from keras_gahb.training.denoised_grid_callback import DenoisedGridCallback
 from keras_gahb.training.distribution import distribution_scope, num_replicas
+from keras_gahb.training.precision import check_precision
 from keras_gahb.training.psnr_callback import PSNRCallback, sigma_key
 from keras_gahb.training.recipe import auto_ema_momentum, compile_denoiser
 from keras_gahb.training.run_checkpoint import RunCheckpoint, load_state
@@ -35,7 +42,11 @@ def train(run_dir, train_images=None, test_images=None, callbacks=(), verbose=1,
     with the same `run_dir` and options continues after the last completed
     epoch (weights, Adam state, EMA, noise stream and history), or returns at
     once when the run is finished. Different options in the same `run_dir`
-    raise a ValueError; so does a non-finite loss (the last good model is kept).
+    raise a ValueError once it holds a finished epoch (before that, the new
+    options replace the old); so does a non-finite loss (the last good model
+    is kept). Options (preset, model_overrides, image size against
+    2**levels, dataset size for 2N + test images) are checked before
+    anything is written.
     The initial weights come from `keras.utils.set_random_seed(seed)` (which
     also seeds Python's, NumPy's and TensorFlow's global generators).
 
@@ -75,8 +86,13 @@ def train(run_dir, train_images=None, test_images=None, callbacks=(), verbose=1,
         Kadkhodaie et al., ICLR 2024, https://arxiv.org/abs/2310.02557
     """
     config = TrainConfig.from_dict(options)
+    channels = config.channels if train_images is None else np.shape(train_images)[-1]
+    check_precision(config.precision, channels)
     run_dir = os.fspath(run_dir)
-    os.makedirs(run_dir, exist_ok=True)
+    # Everything a user can get wrong is checked before the run folder is written.
+    _check_model_options(config, train_images)
+    if config.tensorboard:
+        _check_tensorboard()
     train_x, test_x, split_record = _load_data(config, train_images, test_images)
     if split_record is None:  # the caller's arrays: record what was used
         config = dataclasses.replace(config, dataset="arrays", dataset_options={},
@@ -85,7 +101,8 @@ def train(run_dir, train_images=None, test_images=None, callbacks=(), verbose=1,
         "config": config.to_dict(),
         "data": {"train": _fingerprint(train_x), "test": _fingerprint(test_x)},
     }
-    _check_or_write_config(run_dir, record)
+    os.makedirs(run_dir, exist_ok=True)
+    _check_or_write_config(run_dir, record, verbose=verbose)
     if split_record is not None and not os.path.exists(os.path.join(run_dir, "split.json")):
         atomic_write_json(os.path.join(run_dir, "split.json"), split_record)
 
@@ -151,7 +168,6 @@ def train(run_dir, train_images=None, test_images=None, callbacks=(), verbose=1,
             ))
         built_in.append(checkpoint)
         if config.tensorboard:
-            _check_tensorboard()
             built_in.append(keras.callbacks.TensorBoard(log_dir, write_graph=False,
                                                         profile_batch=0))
         if initial_epoch < config.epochs:
@@ -231,12 +247,55 @@ def _load_data(config, train_images, test_images):
                 "must have the same image shape."
             )
         return train_x, test_x, None
-    pool = get_images(config.dataset, config.pool_size, config.image_size, seed=config.seed,
-                      channels=config.channels, **config.dataset_options)
+    try:
+        pool = get_images(config.dataset, config.pool_size, config.image_size, seed=config.seed,
+                          channels=config.channels, **config.dataset_options)
+        shortfall = None
+    except NotEnoughImagesError as error:
+        shortfall = error
+    if shortfall is not None:  # say what 2N + test means and what N fits
+        check_pool_size(shortfall.available, config.n, config.test_size,
+                        source=f"Dataset {config.dataset!r}")
+        raise shortfall
     split = disjoint_subsets(len(pool), config.n, config.test_size, seed=config.seed)
     indices = split.s1 if config.split == "s1" else split.s2
     record = {"dataset": config.dataset, "used": config.split, **split.to_dict()}
     return pool[indices], pool[split.test], record
+
+
+def trained_image_size(model_path):
+    """The image_size of the training run whose folder holds `model_path`, or None.
+
+    A model saved by `train` sits next to the run's config.json; a model that
+    accepts any input size does not record the size it was trained at, so
+    sampling and analysis read it from there.
+
+    Example:
+
+    >>> keras_gahb.training.trained_image_size("runs/faces/model.keras")
+    32
+    """
+    if not isinstance(model_path, (str, os.PathLike)):
+        return None
+    path = os.path.join(os.path.dirname(os.path.abspath(os.fspath(model_path))), CONFIG_FILE)
+    if not os.path.isfile(path):
+        return None
+    try:
+        size = read_json(path).get("config", {}).get("image_size")
+    except (ValueError, AttributeError):
+        return None
+    return int(size) if isinstance(size, int) and not isinstance(size, bool) else None
+
+
+def _check_model_options(config, train_images):
+    """Preset, model_overrides and image size, checked without building the model."""
+    from keras_gahb.models import check_preset
+
+    if train_images is not None:
+        image_size = tuple(int(side) for side in np.shape(train_images)[1:3])
+    else:
+        image_size = config.image_size
+    check_preset(config.preset, image_size=image_size, **config.model_overrides)
 
 
 def _build_model(config, train_x):
@@ -254,18 +313,26 @@ def _fingerprint(images):
     return {"shape": list(images.shape), "sha256": digest.hexdigest()[:16]}
 
 
-def _check_or_write_config(run_dir, record):
+def _check_or_write_config(run_dir, record, verbose=0):
     path = os.path.join(run_dir, CONFIG_FILE)
     if os.path.exists(path):
         saved = read_json(path)
         differences = _differences(saved.get("config", {}), record["config"], "")
         differences += _differences(saved.get("data", {}), record["data"], "data.")
-        if differences:
+        if not differences:
+            return
+        if _holds_training(run_dir):
             raise ValueError(
                 f"{run_dir} holds a run with different settings ({'; '.join(differences[:6])}). "
                 "Use a new output directory, or delete this one to start over."
             )
-        return
+        # Nothing was trained here yet (e.g. an earlier command failed): the new settings win.
+        if verbose:
+            print(f"{run_dir} holds no finished epoch yet: replacing its settings "
+                  f"({'; '.join(differences[:3])}).")
+        split_path = os.path.join(run_dir, "split.json")
+        if os.path.exists(split_path):
+            os.remove(split_path)
     import keras_gahb
 
     atomic_write_json(path, {
@@ -273,6 +340,15 @@ def _check_or_write_config(run_dir, record):
         "environment": {"backend": keras.backend.backend(), "keras": keras.__version__,
                         "keras_gahb": keras_gahb.__version__},
     })
+
+
+def _holds_training(run_dir):
+    """Whether `run_dir` holds a finished epoch (a checkpoint or a saved model)."""
+    state = load_state(run_dir)
+    if state and (state.get("checkpoint") or state.get("status") == "finished"):
+        return True
+    return any(os.path.exists(os.path.join(run_dir, name))
+               for name in ("model.keras", "model_best.keras"))
 
 
 def _differences(saved, new, prefix):

@@ -95,10 +95,31 @@ def test_bad_flag_values(tmp_path, args, fragment):
 
 def test_missing_data_and_files(tmp_path):
     too_many = _run(["--dataset", "faces", "--n", "60", "--out", str(tmp_path / "o")])
-    _assert_one_line_error(too_many, "100 faces")
+    _assert_one_line_error(too_many, "holds 100 images", "(2N + test)", "largest N")
     unknown = _run(["--dataset", "nosuch", "--out", str(tmp_path / "o")])
     _assert_one_line_error(unknown, "Unknown dataset", "faces")
     missing = _run(["--config", str(tmp_path / "missing.toml"), "--out", str(tmp_path / "o")])
     _assert_one_line_error(missing, "Config file not found")
-    no_out = _run(["--epochs", "1"])
-    _assert_one_line_error(no_out, "--out")
+    default_out = _run(["--n", "8", "--preset", "unet_tiny", "--print-config"])
+    assert json.loads(default_out.output)["out"] == "gahb_runs/faces_n8_unet_tiny"
+
+
+def test_a_precision_the_machine_cannot_train_is_refused_before_writing(tmp_path, monkeypatch):
+    """`gahb train --precision` and `gahb reproduce --set precision=` refuse a precision whose
+    one-step probe fails, in one line naming float32, and leave no folder behind."""
+    from keras_gahb.training import precision as module
+
+    monkeypatch.setattr(module, "_PROBED", {})
+    monkeypatch.setattr(module, "_probe", lambda precision, channels: (
+        "RuntimeError: slow_conv2d: grad_weight must be contiguous"
+        if precision == "mixed_float16" else None))
+    out = tmp_path / "run"
+    refused = _run([*TINY_FLAGS, "--precision", "mixed_float16", "--out", str(out)])
+    _assert_one_line_error(refused, "precision='mixed_float16' cannot train",
+                           "grad_weight must be contiguous", "Use precision='float32'")
+    assert not out.exists()
+    reproduce_out = tmp_path / "reproduce"
+    refused = CliRunner().invoke(gahb, ["reproduce", "--scale", "tiny", "--out",
+                                        str(reproduce_out), "--set", "precision=mixed_float16"])
+    _assert_one_line_error(refused, "precision='mixed_float16' cannot train")
+    assert not reproduce_out.exists()
