@@ -6,7 +6,7 @@ import warnings
 import keras
 import numpy as np
 
-from keras_gahb.sampling.compile import compile_function, functional_denoiser
+from keras_gahb.backend.compile import compile_function, functional_denoiser
 from keras_gahb.sampling.linear_measurement import LinearMeasurement
 from keras_gahb.sampling.noise import check_seed, counter_normal
 from keras_gahb.sampling.sample_result import SampleResult

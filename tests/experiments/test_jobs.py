@@ -1,6 +1,5 @@
 """`gahb jobs`: one job per model of a scale, and the check that refuses foreign model folders."""
 
-import json
 import os
 
 import pytest

@@ -136,7 +136,7 @@ def _sync_run(backend):
     process = subprocess.run([sys.executable, "-c", SYNC_SCRIPT], env=env,
                              capture_output=True, text=True, timeout=300)
     assert process.returncode == 0, process.stderr[-3000:]
-    line = next(l for l in process.stdout.splitlines() if l.startswith("RESULT"))
+    line = next(text for text in process.stdout.splitlines() if text.startswith("RESULT"))
     runs = json.loads(line[len("RESULT"):])
     return {name: {k: np.asarray(v) for k, v in run.items()} for name, run in runs.items()}
 
