@@ -66,8 +66,14 @@ _ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 @click.option("--seed", default=0, show_default=True)
 @click.option("--window", default=5, show_default=True, type=click.IntRange(min=1),
               help="Steps per window of the best-window rate.")
+@click.option("--stack", default=1, show_default=True, type=click.IntRange(min=1),
+              help="Train this many independent models side by side in one step (as "
+                   "keras_gahb.training.train_stacked does); images/s counts every model's.")
+@click.option("--ema/--no-ema", default=False, show_default=True,
+              help="Keep an EMA of the weights in the optimizer (as `train` does).")
 def main(backend, preset, size, batch, steps, warmup, precision, jit, steps_per_execution,
-         threads, peak_size, skip_peak, allow_emulated_bf16, json_path, seed, window):
+         threads, peak_size, skip_peak, allow_emulated_bf16, json_path, seed, window, stack,
+         ema):
     """Measure training images/s of PRESET at SIZE x SIZE, batch BATCH, on one backend."""
     if backend:
         os.environ["KERAS_BACKEND"] = backend
@@ -88,7 +94,8 @@ def main(backend, preset, size, batch, steps, warmup, precision, jit, steps_per_
     results = run_benchmark(
         preset=preset, size=size, batch=batch, steps=steps, warmup=warmup, precision=precision,
         jit=jit, steps_per_execution=steps_per_execution, threads=threads,
-        peak_size=None if skip_peak else peak_size, seed=seed, window=window,
+        peak_size=None if skip_peak else peak_size, seed=seed, window=window, stack=stack,
+        ema=ema,
     )
     for key, value in results.items():
         click.echo(f"{key:>30}: {value:.4g}" if isinstance(value, float) else f"{key:>30}: {value}")
@@ -99,7 +106,8 @@ def main(backend, preset, size, batch, steps, warmup, precision, jit, steps_per_
 
 
 def run_benchmark(preset="unet_rf90", size=40, batch=32, steps=30, warmup=5, precision="float32",
-                  jit="auto", steps_per_execution=1, threads=0, peak_size=2048, seed=0, window=5):
+                  jit="auto", steps_per_execution=1, threads=0, peak_size=2048, seed=0, window=5,
+                  stack=1, ema=False):
     """Train `steps` steps on random data and return a dict of measurements.
 
     `images_per_second` is over all timed steps; `best_window_images_per_second`
@@ -114,19 +122,31 @@ def run_benchmark(preset="unet_rf90", size=40, batch=32, steps=30, warmup=5, pre
     _set_threads(keras.backend.backend(), threads)
     from keras_gahb import models
 
-    model = models.from_preset(preset, image_size=size, dtype=precision)
-    macs = forward_macs(model)
+    members = [models.from_preset(preset, image_size=size, dtype=precision)
+               for _ in range(stack)]
+    macs = forward_macs(members[0])
     flops_per_image = 2 * 3 * macs
     jit_compile = {"auto": "auto", "on": True, "off": False}[jit]
-    model.compile(optimizer=keras.optimizers.Adam(1e-4), loss="mse", jit_compile=jit_compile,
+    optimizer = keras.optimizers.Adam(1e-4, use_ema=ema, ema_momentum=0.99)
+    if stack == 1:
+        model = members[0]
+        loss = "mse"
+    else:
+        inputs = [keras.Input(members[0].input_shape[1:]) for _ in members]
+        model = keras.Model(inputs, [m(x) for m, x in zip(members, inputs)])
+        loss = ["mse"] * stack
+    model.compile(optimizer=optimizer, loss=loss, jit_compile=jit_compile,
                   steps_per_execution=steps_per_execution)
 
     rng = np.random.default_rng(seed)
-    channels = model.image_channels
+    channels = members[0].image_channels
     clean = rng.uniform(0, 1, size=(batch, size, size, channels)).astype("float32")
     noisy = clean + rng.uniform(0, 1, size=(batch, 1, 1, 1)).astype("float32") * \
         rng.standard_normal(clean.shape).astype("float32")
+    if stack > 1:
+        noisy, clean = (noisy,) * stack, (clean,) * stack
     dataset = _repeat_dataset(noisy, clean)  # a factory: fit consumes its input
+    batch = batch * stack  # images trained per step, all models together
 
     fit_options = {"epochs": 1, "verbose": 0, "shuffle": False}
     model.fit(dataset(), steps_per_epoch=_round_up(warmup, steps_per_execution), **fit_options)
@@ -145,7 +165,9 @@ def run_benchmark(preset="unet_rf90", size=40, batch=32, steps=30, warmup=5, pre
         "backend": keras.backend.backend(),
         "preset": preset,
         "size": size,
-        "batch": batch,
+        "batch": batch // stack,
+        "stack": stack,
+        "ema": ema,
         "precision": precision,
         "jit_compile": str(model.jit_compile),
         "steps_per_execution": steps_per_execution,
@@ -165,9 +187,14 @@ def run_benchmark(preset="unet_rf90", size=40, batch=32, steps=30, warmup=5, pre
         "load_average_1min_after": os.getloadavg()[0],
     }
     if peak_size:
-        peak = matmul_peak_gflops(peak_size, "float32")
+        peak, peak_per_cpu = matmul_peak_gflops(peak_size, "float32", per_cpu_second=True)
         results["fp32_matmul_peak_gflops"] = peak
         results["ratio_to_fp32_peak"] = results["achieved_gflops"] / peak
+        # Load-robust: GFLOP per CPU-second of the training over that of the matmul
+        # (both processes' own CPU time, so time lost to other processes cancels).
+        results["fp32_matmul_gflop_per_cpu_second"] = peak_per_cpu
+        results["cpu_normalized_ratio_to_fp32_peak"] = (
+            results["images_per_cpu_second"] * flops_per_image / 1e9 / peak_per_cpu)
         if precision == "mixed_bfloat16":
             results["bf16_matmul_peak_gflops"] = matmul_peak_gflops(peak_size, "bfloat16")
     return results
@@ -225,8 +252,13 @@ def forward_macs(model):
     return int(total)
 
 
-def matmul_peak_gflops(n=2048, dtype="float32", repeats=5):
-    """Best GFLOP/s of an n x n matrix product (backend matmul; for float32 also NumPy)."""
+def matmul_peak_gflops(n=2048, dtype="float32", repeats=5, per_cpu_second=False):
+    """Best GFLOP/s of an n x n matrix product (backend matmul; for float32 also NumPy).
+
+    With `per_cpu_second=True` also returns the best GFLOP per CPU-second of
+    this process (all threads), a figure that other processes' load barely
+    changes.
+    """
     import keras
     import numpy as np
 
@@ -236,17 +268,25 @@ def matmul_peak_gflops(n=2048, dtype="float32", repeats=5):
     a = keras.ops.convert_to_tensor(a_np, dtype=dtype)
     b = keras.ops.convert_to_tensor(b_np, dtype=dtype)
     matmul = _compiled_matmul()
-    best = float("inf")
-    for _ in range(repeats + 1):  # the first call compiles / warms up
-        start = time.perf_counter()
-        _block(matmul(a, b))
+    best, best_cpu = float("inf"), float("inf")
+
+    def timed(fn):
+        nonlocal best, best_cpu
+        start, cpu_start = time.perf_counter(), time.process_time()
+        fn()
         best = min(best, time.perf_counter() - start)
+        best_cpu = min(best_cpu, time.process_time() - cpu_start)
+
+    _block(matmul(a, b))  # compiles / warms up
+    for _ in range(repeats):
+        timed(lambda: _block(matmul(a, b)))
     if dtype == "float32":
         for _ in range(repeats):
-            start = time.perf_counter()
-            a_np @ b_np
-            best = min(best, time.perf_counter() - start)
-    return 2 * n**3 / best / 1e9
+            timed(lambda: a_np @ b_np)
+    gflops = 2 * n**3 / best / 1e9
+    if per_cpu_second:
+        return gflops, 2 * n**3 / max(best_cpu, 1e-9) / 1e9
+    return gflops
 
 
 # === Helpers ===
@@ -301,7 +341,7 @@ def _repeat_dataset(noisy, clean):
         import tensorflow as tf
 
         return lambda: tf.data.Dataset.from_tensors((noisy, clean)).repeat()
-    batch = (keras.ops.convert_to_tensor(noisy), keras.ops.convert_to_tensor(clean))
+    batch = keras.tree.map_structure(keras.ops.convert_to_tensor, (noisy, clean))
 
     def batches():
         while True:

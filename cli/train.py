@@ -7,6 +7,7 @@ import sys
 
 import click
 
+from cli.common import parse_key_values
 
 def _load_train_config():
     """keras_gahb/training/train_config.py, run on its own (it needs only the standard library).
@@ -97,11 +98,15 @@ def _noise(ctx, param, value):
 @click.option("--eval-every", type=click.IntRange(min=1), help="Evaluate every k epochs. [1]")
 @click.option("--tensorboard/--no-tensorboard", default=None,
               help="TensorBoard logs in OUT/logs (needs `pip install tensorboard`). [off]")
+@click.option("--stack", "stacked", multiple=True, metavar="DIR[:KEY=VALUE,...]",
+              help="Train another model side by side in the same step, in run directory DIR, "
+                   "with these per-model options (split, seed, n, dataset, ...), e.g. "
+                   "--stack runs/s2:split=s2. Repeatable.")
 @click.option("--print-config", is_flag=True,
               help="Print the resolved options as JSON and exit without training.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @click.pass_context
-def command(ctx, config_file, print_config, quiet, **flags):
+def command(ctx, config_file, print_config, quiet, stacked, **flags):
     """Train a bias-free denoiser; rerun the same command to resume an interrupted run.
 
     Example: gahb train --dataset faces --n 40 --preset unet_small --epochs 20 --out runs/faces
@@ -122,6 +127,18 @@ def command(ctx, config_file, print_config, quiet, **flags):
         click.echo(json.dumps({"out": out, **resolved}, indent=2))
         return
     verbose = 0 if quiet else (1 if sys.stdout.isatty() else 2)
+    if stacked:
+        from keras_gahb.training import train_stacked
+
+        dirs, per_model = [out], [{}]
+        for spec in stacked:
+            folder, _, pairs = spec.partition(":")
+            dirs.append(folder)
+            per_model.append(parse_key_values([p for p in pairs.split(",") if p], "--stack"))
+        for result in train_stacked(dirs, per_model=per_model, verbose=verbose, **options):
+            click.echo(result.summary())
+        click.echo(f"Wrote {', '.join(dirs)} (one train run directory each)")
+        return
     result = train(out, verbose=verbose, **options)
     click.echo(result.summary())
     click.echo(f"Wrote {os.path.join(out, '')} (model.keras, model_best.keras, history.csv, "

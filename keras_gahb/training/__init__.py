@@ -5,7 +5,7 @@ MSE loss) and `model.fit(keras_gahb.data.noisy_pairs(...))`, with
 `PSNRCallback` (PSNR vs noise level on train and test, Fig 1's data) and
 `DenoisedGridCallback`; `MemorizationCallback` and `memorization_sweep` (when
 memorization sets in, tau_mem vs N). `train(run_dir, **options)` is a whole resumable run
-(what `gahb train` calls).
+(what `gahb train` calls); `train_stacked` trains several such runs in one step.
 """
 
 from keras_gahb.training.denoised_grid_callback import DenoisedGridCallback
@@ -28,13 +28,16 @@ from keras_gahb.training.recipe import (
     detach_weights,
     ema_weights,
     learning_rate_schedule,
+    native_bfloat16,
     paper_learning_rate_schedule,
+    resolve_jit_compile,
     steps_per_epoch,
 )
 from keras_gahb.training.run import train, trained_image_size
 from keras_gahb.training.run_checkpoint import RunCheckpoint
 from keras_gahb.training.train_config import TrainConfig, load_config_file
 from keras_gahb.training.train_result import TrainResult
+from keras_gahb.training.train_stacked import train_stacked
 
 __all__ = [
     "DenoisedGridCallback",
@@ -59,11 +62,14 @@ __all__ = [
     "load_config_file",
     "memorization_sweep",
     "memorization_times",
+    "native_bfloat16",
     "num_replicas",
     "paper_learning_rate_schedule",
     "precision_problem",
     "psnr_per_image",
+    "resolve_jit_compile",
     "steps_per_epoch",
     "train",
+    "train_stacked",
     "trained_image_size",
 ]

@@ -12,6 +12,8 @@ Reference: Kadkhodaie et al., ICLR 2024, https://arxiv.org/abs/2310.02557
 
 import contextlib
 import math
+import os
+import warnings
 
 import keras
 import numpy as np
@@ -181,6 +183,7 @@ def compile_denoiser(
             raise ValueError("ema_momentum='auto' needs steps_per_epoch and epochs.")
         ema_momentum = auto_ema_momentum(steps_per_epoch * epochs)
     optimizer = denoiser_optimizer(lr, ema_momentum)
+    _warn_if_emulated_bfloat16(model)
     if _uses_float16(model):
         # Keras wraps the optimizer only when the model's own policy is mixed_float16;
         # the denoisers set the policy per layer, so wrap here.
@@ -191,6 +194,88 @@ def compile_denoiser(
         jit_compile=jit_compile,
     )
     return model
+
+
+# "auto" turns XLA on (TensorFlow) for models up to this many weights, over runs of at least
+# XLA_MIN_STEPS steps (its compilation, seconds, is then repaid): measured in docs/performance.md.
+XLA_MAX_PARAMS = 1_000_000
+XLA_MIN_STEPS = 500
+
+
+def resolve_jit_compile(jit_compile, model, total_steps=None):
+    """The `jit_compile` to compile `model` with: "auto" picks XLA where it was measured faster.
+
+    On TensorFlow, Keras' own "auto" means no XLA. For small denoisers
+    (`unet_small`: 0.1 M weights) a step is dominated by per-operation costs
+    that XLA fuses away (Adam, EMA and batch-norm updates: about 1.3x more
+    images per CPU-second, docs/performance.md), while for `unet_rf90`
+    (7.7 M weights) XLA was slower. So "auto" becomes True on TensorFlow when
+    the model has at most `XLA_MAX_PARAMS` weights and the run at least
+    `XLA_MIN_STEPS` steps (or `total_steps` is None); otherwise, and on the
+    other backends (JAX always compiles; torch.compile is not used), "auto"
+    is passed on. True or False are returned as given.
+
+    Example:
+
+    >>> keras_gahb.training.resolve_jit_compile("auto", model, total_steps=2000)
+    True
+    """
+    if jit_compile != "auto":
+        return jit_compile
+    if keras.backend.backend() != "tensorflow":
+        return "auto"
+    small = model.count_params() <= XLA_MAX_PARAMS
+    long_enough = total_steps is None or total_steps >= XLA_MIN_STEPS
+    return True if small and long_enough else "auto"
+
+
+def native_bfloat16():
+    """True when the CPU computes bfloat16 natively (AVX512-BF16 or AMX-BF16 flags, Linux).
+
+    Without them (e.g. AVX2-only processors) bfloat16 arithmetic is emulated
+    and mixed_bfloat16 training is slower than float32.
+
+    Example:
+
+    >>> keras_gahb.training.native_bfloat16()
+    False
+    """
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            flags = next((line for line in f if line.startswith("flags")), "").split()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def _warn_if_emulated_bfloat16(model):
+    layers = model._flatten_layers() if hasattr(model, "_flatten_layers") else model.layers
+    uses_bf16 = any(getattr(layer, "dtype_policy", None) is not None
+                    and layer.dtype_policy.compute_dtype == "bfloat16" for layer in layers)
+    if uses_bf16 and _on_cpu() and not native_bfloat16():
+        warnings.warn(
+            "mixed_bfloat16 on a CPU without native bfloat16 (no AVX512-BF16 or AMX flag in "
+            "/proc/cpuinfo): bfloat16 is emulated and trains slower than float32 here. Use "
+            "precision='float32' on this machine.",
+            stacklevel=3,
+        )
+
+
+def _on_cpu():
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        return not tf.config.list_logical_devices("GPU") and not os.environ.get("TPU_NAME")
+    if backend == "jax":
+        import jax
+
+        return jax.default_backend() == "cpu"
+    if backend == "torch":
+        import torch
+
+        return not torch.cuda.is_available()
+    return True
 
 
 @contextlib.contextmanager

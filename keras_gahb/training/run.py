@@ -26,7 +26,7 @@ from keras_gahb.training.distribution import (
 )
 from keras_gahb.training.precision import check_precision
 from keras_gahb.training.psnr_callback import PSNRCallback, sigma_key
-from keras_gahb.training.recipe import auto_ema_momentum, compile_denoiser
+from keras_gahb.training.recipe import auto_ema_momentum, compile_denoiser, resolve_jit_compile
 from keras_gahb.training.run_checkpoint import RunCheckpoint, load_state
 from keras_gahb.training.train_config import TrainConfig
 from keras_gahb.training.train_result import TrainResult
@@ -149,7 +149,8 @@ def train(run_dir, train_images=None, test_images=None, callbacks=(), verbose=1,
         compile_denoiser(model, learning_rate=config.lr, schedule=config.schedule,
                          steps_per_epoch=steps, epochs=config.epochs,
                          halve_every=config.halve_every, ema_momentum=ema_momentum,
-                         jit_compile=config.jit_compile)
+                         jit_compile=config.jit_compile if engine is not None else
+                         resolve_jit_compile(config.jit_compile, model, steps * config.epochs))
         if initial_epoch:
             model.optimizer.build(model.trainable_variables)
             model.load_weights(os.path.join(run_dir, state["checkpoint"]))

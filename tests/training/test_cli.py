@@ -123,3 +123,21 @@ def test_a_precision_the_machine_cannot_train_is_refused_before_writing(tmp_path
                                         str(reproduce_out), "--set", "precision=mixed_float16"])
     _assert_one_line_error(refused, "precision='mixed_float16' cannot train")
     assert not reproduce_out.exists()
+
+
+@pytest.mark.slow
+def test_stack_trains_s1_and_s2_side_by_side_in_their_own_folders(tmp_path):
+    s1, s2 = str(tmp_path / "s1"), str(tmp_path / "s2")
+    flags = [f if f != "2" else "1" for f in TINY_FLAGS]  # one epoch
+    result = _run([*flags, "--out", s1, "--stack", f"{s2}:split=s2"])
+    assert result.exit_code == 0, result.output
+    configs = []
+    for out in (s1, s2):
+        with open(os.path.join(out, "config.json")) as f:
+            configs.append(json.load(f)["config"])
+        assert os.path.exists(os.path.join(out, "model.keras"))
+    assert [c["split"] for c in configs] == ["s1", "s2"]
+    with open(os.path.join(s2, "split.json")) as f:
+        assert json.load(f)["used"] == "s2"
+    bad = _run([*flags, "--out", str(tmp_path / "a"), "--stack", f"{tmp_path / 'b'}:lr=0.1"])
+    _assert_one_line_error(bad, "per-model options")

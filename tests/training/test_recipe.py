@@ -116,3 +116,37 @@ def test_load_config_file(tmp_path):
 def _write(path, obj):
     path.write_text(json.dumps(obj))
     return path
+
+
+def test_resolve_jit_compile_picks_xla_only_for_long_runs_of_small_tensorflow_models():
+    from keras_gahb.models import from_preset
+    from keras_gahb.training import recipe
+
+    small = from_preset("unet_tiny")
+    assert recipe.resolve_jit_compile(False, small, 10_000) is False
+    assert recipe.resolve_jit_compile(True, small, 1) is True
+    long_run = recipe.resolve_jit_compile("auto", small, recipe.XLA_MIN_STEPS)
+    short_run = recipe.resolve_jit_compile("auto", small, recipe.XLA_MIN_STEPS - 1)
+    big = from_preset("unet_rf90")
+    assert big.count_params() > recipe.XLA_MAX_PARAMS >= small.count_params()
+    expected = True if keras.backend.backend() == "tensorflow" else "auto"
+    assert (long_run, short_run) == (expected, "auto")
+    assert recipe.resolve_jit_compile("auto", big, 10_000) == "auto"
+
+
+@pytest.mark.parametrize("native", [False, True])
+def test_bfloat16_warns_only_where_the_cpu_emulates_it(monkeypatch, native):
+    import warnings
+
+    from keras_gahb.models import from_preset
+    from keras_gahb.training import recipe
+
+    monkeypatch.setattr(recipe, "native_bfloat16", lambda: native)
+    monkeypatch.setattr(recipe, "_on_cpu", lambda: True)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        recipe.compile_denoiser(from_preset("unet_tiny", dtype="mixed_bfloat16"),
+                                schedule="constant")
+        recipe.compile_denoiser(from_preset("unet_tiny"), schedule="constant")  # float32
+    emulated = [w for w in caught if "emulated" in str(w.message)]
+    assert len(emulated) == (0 if native else 1)
