@@ -69,9 +69,9 @@ def main():
     model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="mse")
     short = noisy_pairs(images, args.batch_size, seed=1,
                         images_per_epoch=args.train_steps * args.batch_size)
-    model.fit(short, epochs=1, verbose=0)  # compile / warm up
+    model.fit(short, epochs=1, verbose=0, shuffle=False)  # compile / warm up (pairs are shuffled)
     start = time.perf_counter()
-    model.fit(short, epochs=1, verbose=0)
+    model.fit(short, epochs=1, verbose=0, shuffle=False)
     training = args.train_steps * args.batch_size / (time.perf_counter() - start)
     print(f"training {args.preset} (batch {args.batch_size}, {args.train_steps} steps): "
           f"{training:,.0f} images/s")

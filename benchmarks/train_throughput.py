@@ -22,6 +22,11 @@ Usage (CPU as quiet as possible; check `uptime`):
     python benchmarks/train_throughput.py --precision mixed_bfloat16 --jit-compile on
     python benchmarks/train_throughput.py --json results/throughput.json
 
+`--precision mixed_bfloat16` needs bfloat16 arithmetic in hardware: on a CPU
+without the avx512_bf16 or amx_bf16 flags (/proc/cpuinfo) bfloat16 is emulated
+and training runs about 10x slower than float32, so the benchmark refuses
+unless `--allow-emulated-bf16` is given (it always runs when a GPU is visible).
+
 `--jit-compile auto` is Keras' default (XLA off for TensorFlow on CPU, on
 for JAX, off for torch).
 """
@@ -55,6 +60,8 @@ _ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 @click.option("--peak-size", default=2048, show_default=True, type=click.IntRange(min=64),
               help="Matrix side of the matmul peak measurement.")
 @click.option("--skip-peak", is_flag=True, help="Do not measure the matmul peak.")
+@click.option("--allow-emulated-bf16", is_flag=True,
+              help="Run mixed_bfloat16 even on a CPU without native bfloat16 (about 10x slower).")
 @click.option("--json", "json_path", default=None, help="Also write the results to this JSON file.")
 @click.option("--seed", default=0, show_default=True)
 @click.option("--window", default=5, show_default=True, type=click.IntRange(min=1),
@@ -65,10 +72,20 @@ _ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 @click.option("--ema/--no-ema", default=False, show_default=True,
               help="Keep an EMA of the weights in the optimizer (as `train` does).")
 def main(backend, preset, size, batch, steps, warmup, precision, jit, steps_per_execution,
-         threads, peak_size, skip_peak, json_path, seed, window, stack, ema):
+         threads, peak_size, skip_peak, allow_emulated_bf16, json_path, seed, window, stack,
+         ema):
     """Measure training images/s of PRESET at SIZE x SIZE, batch BATCH, on one backend."""
     if backend:
         os.environ["KERAS_BACKEND"] = backend
+    if precision == "mixed_bfloat16" and not allow_emulated_bf16:
+        native = native_bf16_cpu_flags()
+        if native is not None and not native and not _gpu_visible():
+            raise click.ClickException(
+                "This CPU has no native bfloat16 (neither avx512_bf16 nor amx_bf16 in "
+                "/proc/cpuinfo): bfloat16 is emulated and mixed_bfloat16 trains about 10x slower "
+                "than float32. Benchmark float32, or pass --allow-emulated-bf16 to measure it "
+                "anyway."
+            )
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     if threads:
         for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
@@ -181,6 +198,38 @@ def run_benchmark(preset="unet_rf90", size=40, batch=32, steps=30, warmup=5, pre
         if precision == "mixed_bfloat16":
             results["bf16_matmul_peak_gflops"] = matmul_peak_gflops(peak_size, "bfloat16")
     return results
+
+
+def native_bf16_cpu_flags(cpuinfo="/proc/cpuinfo"):
+    """The CPU's native bfloat16 flags (avx512_bf16, amx_bf16) as a sorted list; [] when it has
+    none; None when /proc/cpuinfo cannot be read (not Linux)."""
+    try:
+        with open(cpuinfo) as handle:
+            text = handle.read()
+    except OSError:
+        return None
+    flags = set()
+    for line in text.splitlines():
+        if line.startswith("flags"):
+            flags.update(line.split(":", 1)[-1].split())
+    return sorted(flags & {"avx512_bf16", "amx_bf16"})
+
+
+def _gpu_visible():
+    import keras
+
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        return bool(tf.config.list_physical_devices("GPU") or tf.config.list_physical_devices("TPU"))
+    if backend == "jax":
+        import jax
+
+        return jax.default_backend() != "cpu"
+    import torch
+
+    return torch.cuda.is_available()
 
 
 def forward_macs(model):

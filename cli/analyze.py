@@ -120,7 +120,7 @@ def slope(model, images, sigma_min, sigma_max, num_sigmas, num, size, seed, out_
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
               help="Folder for similarity.json, similarity.png, nearest.png.")
 def similarity(samples, train, compare, metric, size, out_dir):
-    """Closest training images, cosine similarities and memorization ratio of SAMPLES (.npz/.npy)."""
+    """Closest training images, sample correlations and memorization ratio of SAMPLES (.npz/.npy)."""
     from keras_gahb.analysis import analyze_similarity
 
     s = analyze_similarity(out_dir, samples, train, compare=compare, metric=metric, size=size)
@@ -128,9 +128,12 @@ def similarity(samples, train, compare, metric, size, out_dir):
                f"closest {s['mean_nearest_similarity']:.4f}")
     if "memorization_ratio" in s:
         click.echo(f"memorization ratio (d1 < d2 / 3): {s['memorization_ratio']:.3f}")
-    if "mean_cosine_between_models" in s:
-        click.echo(f"mean cosine similarity between the two models' samples: "
-                   f"{s['mean_cosine_between_models']:.4f}")
+    if "mean_correlation_between_models" in s:
+        # Plain cosine is near 1 for any two images with a common positive mean; the
+        # correlation (cosine of the mean-removed images) is what separates models.
+        click.echo(f"mean correlation between the two models' samples: "
+                   f"{s['mean_correlation_between_models']:.4f} (plain cosine "
+                   f"{s['mean_cosine_between_models']:.4f})")
     click.echo(f"Wrote {os.path.join(out_dir, '')}")
 
 

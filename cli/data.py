@@ -1,6 +1,7 @@
 """`gahb data`: list, prepare and show datasets."""
 
 import json
+import os
 
 import click
 
@@ -52,13 +53,15 @@ def prepare_command(name, size, n, seed, channels, out, shard_size, dedup, optio
     """Write NAME as .npz shards plus manifest.json (SHA-256 of every shard); resumable."""
     from keras_gahb.data import prepare_dataset
 
+    complete = os.path.exists(os.path.join(out, "manifest.json"))
     manifest = prepare_dataset(out, name, n, size, seed=seed, channels=int(channels),
                                shard_size=shard_size, deduplicate=dedup, verbose=not quiet,
                                **_parse_options(options))
     counts = manifest["counts"]
     removed = f", {counts['removed_duplicates']} near duplicates removed" if dedup else ""
+    done = ("already complete, nothing written" if complete else "manifest.json written")
     click.echo(f"{out}: {counts['written']} images {tuple(manifest['image_shape'])} in "
-               f"{len(manifest['shards'])} shard(s){removed}; manifest.json written.")
+               f"{len(manifest['shards'])} shard(s){removed}; {done}.")
 
 
 @command.command("show")

@@ -5,8 +5,11 @@ keras_gahb inside their bodies, after `--backend` has been applied; this also
 keeps `gahb --help` fast.
 """
 
+import contextlib
 import importlib
+import importlib.abc
 import importlib.metadata
+import importlib.util
 import os
 import pkgutil
 import re
@@ -91,13 +94,67 @@ def _one_line(error):
 def gahb(backend):
     """Bias-free denoisers, implicit-prior sampling and GAHB analysis (Kadkhodaie et al. 2024).
 
-    Set GAHB_DEBUG=1 to see full tracebacks.
+    Set GAHB_DEBUG=1 to see full tracebacks and TensorFlow's start-up messages.
     """
     if backend:
         if "keras" in sys.modules and os.environ.get("KERAS_BACKEND", "tensorflow") != backend:
             raise click.UsageError("--backend must be set before Keras is imported.")
         os.environ["KERAS_BACKEND"] = backend
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    quiet_tensorflow()
+
+
+def quiet_tensorflow():
+    """Hide TensorFlow's C++ start-up noise (cuInit errors, absl warnings) unless asked for.
+
+    Sets TF_CPP_MIN_LOG_LEVEL=3 unless the user set it, and silences the native stderr while
+    `tensorflow` is first imported (its pre-absl-initialization lines ignore that variable).
+    Python errors still surface (they are printed after the import). With GAHB_DEBUG=1
+    nothing is hidden. Must run before TensorFlow is imported.
+    """
+    if os.environ.get("GAHB_DEBUG") or "TF_CPP_MIN_LOG_LEVEL" in os.environ:
+        return
+    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+    if "tensorflow" not in sys.modules and not any(
+        isinstance(finder, _QuietImport) for finder in sys.meta_path
+    ):
+        sys.meta_path.insert(0, _QuietImport("tensorflow"))
+
+
+class _QuietImport(importlib.abc.MetaPathFinder):
+    """Runs the first import of one top-level module with file descriptor 2 sent to /dev/null."""
+
+    def __init__(self, name):
+        self.name = name
+
+    def find_spec(self, name, path=None, target=None):
+        if name != self.name:
+            return None
+        sys.meta_path.remove(self)  # once; and find_spec below must not find us again
+        spec = importlib.util.find_spec(name)
+        if spec is not None and spec.loader is not None:
+            exec_module = spec.loader.exec_module
+
+            def quiet_exec_module(module):
+                with _native_stderr_silenced():
+                    exec_module(module)
+
+            spec.loader.exec_module = quiet_exec_module
+        return spec
+
+
+@contextlib.contextmanager
+def _native_stderr_silenced():
+    sys.stderr.flush()
+    saved = os.dup(2)
+    null = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(null, 2)
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(null)
 
 
 def _register_commands(group):

@@ -12,7 +12,9 @@ SCALE_NAMES = ("tiny", "quick", "medium", "paper")
 @click.command("reproduce")
 @click.argument("part", required=False, type=click.Choice(PART_NAMES + ("all",)), default="all")
 @click.option("--scale", type=click.Choice(SCALE_NAMES), default="quick", show_default=True,
-              help="quick: minutes on a CPU; medium: hours on a CPU; paper: GPU/TPU; tiny: tests.")
+              help="quick: tens of minutes on a 2-core CPU (docs/reproduce.md); medium: hours on a CPU; "
+                   "paper: GPU/TPU; "
+                   "tiny: about a minute, numbers meaningless (tests).")
 @click.option("--out", type=click.Path(file_okay=False), default=None,
               help="Run folder (default gahb_runs/reproduce_<scale>). Rerun to resume.")
 @click.option("--only", default=None, metavar="N:SPLIT[:REPLICATE]",

@@ -1,5 +1,6 @@
 """`gahb train`: train a denoiser in a resumable run directory."""
 
+import importlib.util
 import json
 import os
 import sys
@@ -7,6 +8,24 @@ import sys
 import click
 
 from cli.common import parse_key_values
+
+def _load_train_config():
+    """keras_gahb/training/train_config.py, run on its own (it needs only the standard library).
+
+    Importing it as `keras_gahb.training.train_config` would import Keras through the package
+    `__init__`s before `gahb --backend` is applied (and make `gahb train --help` slow); the
+    choices below are read from it so that the CLI and `TrainConfig` cannot disagree.
+    """
+    package = importlib.util.find_spec("keras_gahb")  # locates the package without importing it
+    path = os.path.join(os.path.dirname(package.origin), "training", "train_config.py")
+    spec = importlib.util.spec_from_file_location("_gahb_cli_train_config", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+_CONFIG = _load_train_config()
+
 
 def _sigmas(ctx, param, value):
     if value is None:
@@ -21,13 +40,13 @@ def _sigmas(ctx, param, value):
 
 
 def _noise(ctx, param, value):
-    if value is None or value in ("quadratic", "uniform", "log_uniform"):
+    if value is None or value in _CONFIG.NOISES:
         return value
     try:
         return float(value)
     except ValueError:
         raise click.BadParameter(
-            f"use quadratic, uniform, log_uniform or a fixed number, got {value!r}"
+            f"use {', '.join(_CONFIG.NOISES)} or a fixed number, got {value!r}"
         ) from None
 
 
@@ -39,7 +58,7 @@ def _noise(ctx, param, value):
               help="Run directory; rerun to resume. [gahb_runs/<dataset>_n<N>_<preset>]")
 @click.option("--dataset", help="Dataset name (gahb data list). [faces]")
 @click.option("--n", type=click.IntRange(min=1), help="Training images N. [40]")
-@click.option("--split", type=click.Choice(["s1", "s2"]), help="Train on S1 or S2. [s1]")
+@click.option("--split", type=click.Choice(_CONFIG.SPLITS), help="Train on S1 or S2. [s1]")
 @click.option("--test-size", type=click.IntRange(min=1),
               help="Held-out test images. [512, or the rest of the 100 faces]")
 @click.option("--image-size", type=click.IntRange(min=1), help="Image side. [32]")
@@ -56,18 +75,20 @@ def _noise(ctx, param, value):
               help="Largest training noise level. [1.0]")
 @click.option("--lr", type=click.FloatRange(min=0, min_open=True),
               help="Peak learning rate. [1e-3]")
-@click.option("--schedule", type=click.Choice(["cosine", "paper", "constant"]),
+@click.option("--schedule", type=click.Choice(_CONFIG.SCHEDULES),
               help="Learning-rate schedule. [cosine]")
 @click.option("--halve-every", type=click.IntRange(min=1),
               help="Epochs between halvings (paper schedule). [100]")
 @click.option("--ema/--no-ema", default=None, help="Average the weights (EMA). [on]")
 @click.option("--ema-momentum", type=click.FloatRange(min=0, max=1, max_open=True),
               help="EMA momentum. [auto from the run's steps]")
-@click.option("--precision", type=click.Choice(["float32", "mixed_bfloat16", "mixed_float16"]),
+@click.option("--precision", type=click.Choice(_CONFIG.PRECISIONS),
               help="[float32]")
 @click.option("--strategy",
-              type=click.Choice(["none", "mirrored", "multi_worker", "tpu", "data_parallel"]),
-              help="Data parallelism: tf.distribute (TensorFlow) or data_parallel (JAX). [none]")
+              type=click.Choice(("none", *_CONFIG.STRATEGIES)),
+              help="Data parallelism: tf.distribute (TensorFlow) or data_parallel (JAX). "
+                   "multi_worker: run this same command on every worker, each with its "
+                   "TF_CONFIG; only the chief writes --out (docs/distributed.md). [none]")
 @click.option("--seed", type=click.IntRange(min=0), help="Seed of data, split, init, noise. [0]")
 @click.option("--eval-sigmas", callback=_sigmas,
               help="Comma-separated noise levels of the PSNR curves. "

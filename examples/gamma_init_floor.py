@@ -43,7 +43,7 @@ def main():
                        verbose=0)
         model = keras.saving.load_model(os.path.join(out, init, "model.keras"))
         curve = analysis.psnr_curve(model, test, sigmas, seed=0)
-        print(f"input PSNR: " + "  ".join(f"{v:6.2f}" for v in curve["input_psnr"]))
+        print("input PSNR: " + "  ".join(f"{v:6.2f}" for v in curve["input_psnr"]))
         print(f"{init:>7} out: " + "  ".join(f"{v:6.2f}" for v in curve["output_psnr"])
               + f"   ({time.time() - start:.0f} s)", flush=True)
 

@@ -5,19 +5,41 @@ in diffusion models arises from geometry-adaptive harmonic representations"
 (ICLR 2024, https://arxiv.org/abs/2310.02557).
 
 The subpackages follow the flow of the work: `data` -> `models` (with
-`layers`) -> `training` -> `sampling` -> `analysis` -> `experiments`.
+`layers`) -> `training` -> `sampling` -> `analysis` -> `experiments`, with
+`metrics` (PSNR, cosine similarity) shared by training, sampling and analysis.
+`layers` and `models` are imported with the package (so that `.keras` files
+of its models load after `import keras_gahb`); the others are imported on
+first use (`keras_gahb.analysis`, ...), which keeps `import keras_gahb` about
+as cheap as `import keras`.
 """
 
-from keras_gahb import analysis, data, experiments, layers, models, sampling, training
+import importlib
+
+from keras_gahb import layers, models
 from keras_gahb.version import __version__
+
+_LAZY_SUBPACKAGES = ("analysis", "data", "experiments", "metrics", "sampling", "training")
 
 __all__ = [
     "analysis",
     "data",
     "experiments",
     "layers",
+    "metrics",
     "models",
     "sampling",
     "training",
     "__version__",
 ]
+
+
+def __getattr__(name):
+    if name in _LAZY_SUBPACKAGES:
+        module = importlib.import_module(f"{__name__}.{name}")
+        globals()[name] = module
+        return module
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY_SUBPACKAGES))

@@ -4,21 +4,15 @@ Each function takes the dict returned by the matching analysis function,
 writes one PNG to `path` (atomically) and returns the path.
 """
 
-import matplotlib
-import matplotlib.ticker
+import numpy as np
 
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from keras_gahb.analysis.figures import _save, _show  # noqa: E402
+from keras_gahb.analysis.figures import _save, _show, _subplots, new_figure
 
 
 def references_figure(path, comparison, title=None):
     """r^2 of a network to each reference (left) and MSE of network and references (right) vs sigma."""
     sigmas = np.asarray(comparison["sigmas"])
-    fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.4))
+    fig, (left, right) = _subplots(1, 2, figsize=(9, 3.4))
     for name, entry in comparison["references"].items():
         left.plot(sigmas, entry["r2"], "o-", label=name)
         right.plot(sigmas, entry["mse"], "o--", label=name)
@@ -39,8 +33,8 @@ def dynamics_figure(path, sweep):
 
     `sweep` is the result of `memorization_sweep` or the dynamics.json of `analyze_dynamics`.
     """
-    fig, axes = plt.subplots(1, 3, figsize=(14, 3.8))
-    colors = plt.cm.viridis(np.linspace(0, 0.9, len(sweep["ns"])))
+    fig, axes = _subplots(1, 3, figsize=(14, 3.8))
+    colors = _viridis(np.linspace(0, 0.9, len(sweep["ns"])))
     for color, n in zip(colors, sweep["ns"]):
         rec = _get(sweep["records"], n)
         steps = [r["step"] for r in rec]
@@ -62,7 +56,7 @@ def dynamics_figure(path, sweep):
                          label=f"{label} ~ N^{fit['exponent']:.2f} [{fit['ci_low']:.2f}, {fit['ci_high']:.2f}]")
     axes[2].set(xscale="log", yscale="log", xlabel="training-set size N", ylabel="steps")
     axes[2].set_xticks(ns, [str(int(n)) for n in ns])
-    axes[2].xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+    axes[2].xaxis.set_minor_formatter(_null_formatter())
     axes[2].legend(fontsize=7)
     fig.tight_layout()
     return _save(fig, path)
@@ -74,7 +68,7 @@ def _get(mapping, n):
 
 def agreement_figure(path, agreement):
     """Correlation and relative difference of two models' denoised estimates along the trajectory vs sigma."""
-    fig, ax = plt.subplots(figsize=(4.6, 3.4))
+    fig, ax = _subplots(figsize=(4.6, 3.4))
     sigma = agreement["sigma"]
     ax.plot(sigma, agreement["correlation"], "o-", label="correlation f1(x_t), f2(x_t)")
     ax.plot(sigma, agreement["relative_difference"], "s--", label="||f1 - f2||^2 / ||f1 - x_t||^2")
@@ -90,7 +84,7 @@ def branching_figure(path, result, max_images=2):
     endpoints = result["endpoints"]                                   # (S, n, B, H, W, C)
     num_images = min(max_images, endpoints.shape[1])
     branches = endpoints.shape[2]
-    fig = plt.figure(figsize=(4 + 1.0 * branches, 1.2 * len(sigmas) * num_images / 2 + 2))
+    fig = new_figure(figsize=(4 + 1.0 * branches, 1.2 * len(sigmas) * num_images / 2 + 2))
     grid = fig.add_gridspec(len(sigmas) * num_images, branches + 4)
     ax = fig.add_subplot(grid[:, :3])
     ax.plot(sigmas, result["similarity"], "o-", label="endpoint correlation")
@@ -98,7 +92,7 @@ def branching_figure(path, result, max_images=2):
         ax.plot(sigmas, result["same_nearest"], "s--", label="same nearest training image")
     ax.set(xscale="log", xlabel="branch level sigma_t", ylim=(-0.05, 1.05))
     ax.set_xticks(sigmas, [f"{s:.2g}" for s in sigmas])
-    ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+    ax.xaxis.set_minor_formatter(_null_formatter())
     ax.invert_xaxis()
     ax.legend(fontsize=7)
     for j in range(len(sigmas)):
@@ -120,7 +114,7 @@ def dimension_figure(path, curve, gaussian=None, manifold_dimension=None):
         manifold_dimension: optional d drawn as a horizontal line (5 for discs).
     """
     sigmas = curve["sigmas"]
-    fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.4))
+    fig, (left, right) = _subplots(1, 2, figsize=(9, 3.4))
     left.errorbar(sigmas, curve["trace"], yerr=2 * np.asarray(curve["trace_standard_error"]), fmt="o-",
                   label="tr J")
     left.plot(sigmas, curve["dimension"], "s:", label="implied dimension (spectral gap)")
@@ -130,7 +124,7 @@ def dimension_figure(path, curve, gaussian=None, manifold_dimension=None):
         left.axhline(manifold_dimension, color="gray", lw=0.8, label=f"manifold dimension {manifold_dimension}")
     left.set(xscale="log", yscale="log", xlabel="sigma", ylabel="dimension")
     left.legend(fontsize=7)
-    colors = plt.cm.viridis(np.linspace(0, 0.9, len(sigmas)))
+    colors = _viridis(np.linspace(0, 0.9, len(sigmas)))
     for color, sigma, values in zip(colors, sigmas, curve["eigenvalues"]):
         right.plot(np.arange(1, len(values) + 1), np.maximum(values, 1e-6), ".-", color=color,
                    label=f"sigma={sigma:.3g}")
@@ -141,3 +135,15 @@ def dimension_figure(path, curve, gaussian=None, manifold_dimension=None):
 
 __all__ = ["agreement_figure", "branching_figure", "dimension_figure", "dynamics_figure",
            "references_figure"]
+
+
+def _viridis(values):
+    from matplotlib import colormaps
+
+    return colormaps["viridis"](values)
+
+
+def _null_formatter():
+    from matplotlib.ticker import NullFormatter
+
+    return NullFormatter()

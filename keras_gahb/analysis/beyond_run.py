@@ -21,7 +21,8 @@ from keras_gahb.analysis.empirical_optimal_denoiser import EmpiricalOptimalDenoi
 from keras_gahb.analysis.measures import check_sigmas, memorization_ratio
 from keras_gahb.analysis.probes import branching, trajectory_agreement
 from keras_gahb.analysis.references import REFERENCES, WienerDenoiser, compare_with_references, reference_denoiser
-from keras_gahb.analysis.run import _channels, load_denoiser, load_images
+from keras_gahb.analysis.run import load_images
+from keras_gahb.models.loading import image_channels, load_denoiser
 from keras_gahb.utils import atomic_write_json
 
 _PREFIX = "reference:"
@@ -41,7 +42,7 @@ def analyze_references(out_dir, model, train, images, sigmas=(0.02, 0.05, 0.1, 0
         options: {reference: {argument: value}}.
     """
     denoiser, name = load_denoiser(model)
-    channels = _channels(denoiser)
+    channels = image_channels(denoiser)
     train_x = load_images(train, num=num_train, size=size, seed=seed, channels=channels)
     x = load_images(images, num=num, size=size or train_x.shape[1], seed=seed + 1, channels=channels)
     result = compare_with_references(denoiser, train_x, x, sigmas, references=references,
@@ -103,7 +104,7 @@ def analyze_branching(out_dir, model, size, train=None, compare=None, num=4, num
     if train is not None:
         train_x = load_images(train, num=num_train, size=size, seed=seed, channels=channels or 1)
     denoiser, name = _model(model, train_x, None)
-    channels = channels or (train_x.shape[-1] if train_x is not None else _channels(denoiser))
+    channels = channels or (train_x.shape[-1] if train_x is not None else image_channels(denoiser))
     shape = (int(num), int(size), int(size), int(channels))
     result = branching(denoiser, shape, branch_sigmas, num_branches=num_branches, seed=seed,
                        train_images=train_x, **options)

@@ -1,17 +1,12 @@
-"""Publication figures of the paper's analyses (matplotlib Agg, PNG, written atomically).
+"""Publication figures of the paper's analyses (matplotlib, PNG, written atomically).
 
 Every function takes plain arrays/dicts, writes one PNG to `path` and returns
 the path. The layouts follow Kadkhodaie et al. (2024), https://arxiv.org/abs/2310.02557.
 """
 
-import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from keras_gahb.utils import atomic_path  # noqa: E402
+from keras_gahb.utils import atomic_path
 
 _DPI = 200
 
@@ -29,7 +24,7 @@ def fig1_layout(path, rows, titles=("closest train (S1)", "sample S1 model", "sa
     """
     if not rows:
         raise ValueError("fig1_layout needs at least one row.")
-    fig, axes = plt.subplots(len(rows), 4, figsize=(6.4, 1.7 * len(rows) + 0.4), squeeze=False)
+    fig, axes = _subplots(len(rows), 4, figsize=(6.4, 1.7 * len(rows) + 0.4), squeeze=False)
     for r, row in enumerate(rows):
         if len(row["images"]) != 4:
             raise ValueError(f"Each row needs 4 images; row {r} has {len(row['images'])}.")
@@ -59,7 +54,7 @@ def fig2_layout(path, analysis, num_vectors=12, indices=None):
         indices = np.unique(np.round(np.geomspace(1, top, num_vectors)).astype(int) - 1)
     indices = np.asarray(indices, int)
     cols = max(3, int(np.ceil(len(indices) / 2)))
-    fig = plt.figure(figsize=(1.3 * max(cols, 6), 6.2))
+    fig = new_figure(figsize=(1.3 * max(cols, 6), 6.2))
     grid = fig.add_gridspec(4, max(cols, 6), height_ratios=[1.2, 1.3, 1, 1], hspace=0.75)
     sigma = "" if analysis.sigma is None else f" (sigma = {analysis.sigma:g})"
     for c, (image, title) in enumerate(zip(
@@ -93,16 +88,18 @@ def psnr_curves_figure(path, curves, title="Denoising performance"):
     Args:
         path: output PNG.
         curves: {N: {"train": psnr_curve result, "test": psnr_curve result}}
-            (either key may be missing).
+            (either key may be missing). Numeric keys are labelled "N=<key>",
+            other keys (model names) as they are.
     """
-    fig, ax = plt.subplots(figsize=(4.2, 3.4))
+    fig, ax = _subplots(figsize=(4.2, 3.4))
     low, high = np.inf, -np.inf
     for i, (n, pair) in enumerate(_ordered(curves)):
+        name = f"N={n}" if _is_number(n) else str(n)
         for split, style in (("train", "-"), ("test", "--")):
             if split in pair:
                 x, y = np.asarray(pair[split]["input_psnr"]), np.asarray(pair[split]["output_psnr"])
                 ax.plot(x, y, style, color=f"C{i}", marker="o", ms=2.5,
-                        label=f"N={n} {split}" if split == "train" or "train" not in pair else None)
+                        label=f"{name} {split}" if split == "train" or "train" not in pair else None)
                 low, high = min(low, x.min()), max(high, x.max())
     if np.isfinite(low):
         ax.plot([low, high], [low, high], ":", color="gray", lw=0.8, label="identity")
@@ -119,7 +116,7 @@ def train_test_gap_figure(path, gaps):
     Args:
         gaps: {label: {N: gap_db}}.
     """
-    fig, ax = plt.subplots(figsize=(4.0, 3.0))
+    fig, ax = _subplots(figsize=(4.0, 3.0))
     for label, series in gaps.items():
         ns = sorted(series, key=float)
         ax.plot([float(n) for n in ns], [series[n] for n in ns], marker="o", label=str(label))
@@ -140,7 +137,7 @@ def mse_slope_figure(path, sigmas, curves, fits=None, optimal=None):
         optimal: optional (m,) optimal MSE (dashed black).
     """
     sigmas = np.asarray(sigmas, float)
-    fig, ax = plt.subplots(figsize=(4.2, 3.4))
+    fig, ax = _subplots(figsize=(4.2, 3.4))
     for i, (label, mse) in enumerate(curves.items()):
         text = str(label)
         if fits and label in fits:
@@ -169,7 +166,7 @@ def similarity_histograms(path, groups, bins=30, xlabel="cosine similarity"):
     """
     if not groups:
         raise ValueError("similarity_histograms needs at least one group.")
-    fig, axes = plt.subplots(1, len(groups), figsize=(2.6 * len(groups), 2.4), squeeze=False,
+    fig, axes = _subplots(1, len(groups), figsize=(2.6 * len(groups), 2.4), squeeze=False,
                              sharex=True)
     for ax, (n, series) in zip(axes[0], _ordered(groups)):
         for i, (label, values) in enumerate(series.items()):
@@ -181,6 +178,33 @@ def similarity_histograms(path, groups, bins=30, xlabel="cosine similarity"):
         ax.tick_params(labelsize=7)
     axes[0, 0].legend(fontsize=6, frameon=False)
     return _save(fig, path)
+
+
+def _is_number(key):
+    try:
+        float(key)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+def new_figure(figsize):
+    """A matplotlib `Figure` drawn by the Agg canvas, without pyplot.
+
+    The user's matplotlib backend (e.g. a notebook's inline backend) and pyplot's
+    list of open figures are left alone; the figure is freed with its last reference.
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=figsize)
+    FigureCanvasAgg(figure)
+    return figure
+
+
+def _subplots(nrows=1, ncols=1, figsize=None, **kwargs):
+    figure = new_figure(figsize)
+    return figure, figure.subplots(nrows, ncols, **kwargs)
 
 
 def _ordered(mapping):
@@ -209,5 +233,4 @@ def _show(ax, image, symmetric=False):
 def _save(fig, path):
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=_DPI, bbox_inches="tight")
-    plt.close(fig)
     return path

@@ -8,28 +8,15 @@ Gu et al. (2023), "On memorization in diffusion models", https://arxiv.org/abs/2
 """
 
 
-import keras
 import numpy as np
 
-from keras_gahb.utils import numpy_rng
-from scipy import stats
-
 from keras_gahb import backend
-
-_MSE_FLOOR = 1e-10  # PSNR cap of 100 dB
-
-
-def psnr(estimate, reference, data_range=1.0):
-    """Per-image PSNR = 10 log10(data_range^2 / MSE) in dB (numpy, shape (n,)).
-
-    Example:
-
-    >>> keras_gahb.analysis.psnr(np.zeros((1, 4, 4, 1)), np.full((1, 4, 4, 1), 0.1))
-    array([20.])
-    """
-    mse = _per_image_mse(estimate, reference)
-    with np.errstate(divide="ignore"):
-        return 10.0 * np.log10(data_range**2 / mse)
+from keras_gahb.metrics import PSNR_CAP_DB, cosine_similarity, noisy_versions, psnr
+from keras_gahb.metrics import flat_images as _flat
+from keras_gahb.metrics import normalize_rows as _normalize
+from keras_gahb.metrics import per_image_mse as _per_image_mse
+from keras_gahb.utils import numpy_rng
+from keras_gahb.utils.images import as_image_batch
 
 
 def denoise(denoiser, images, batch_size=64):
@@ -49,8 +36,9 @@ def denoise(denoiser, images, batch_size=64):
 def mse_curve(denoiser, images, sigmas, seed=0, batch_size=64):
     """Per-image, per-pixel MSE of the denoiser over a noise grid, shape (n, len(sigmas)).
 
-    The same white noise z is used at every sigma (y = x + sigma z), which
-    makes curves and slopes smoother (common random numbers).
+    The same white noise z is used at every sigma (y = x + sigma z,
+    `keras_gahb.metrics.noisy_versions`), which makes curves and slopes
+    smoother (common random numbers).
 
     Args:
         denoiser: Keras model or callable on (B, H, W, C) batches.
@@ -61,10 +49,9 @@ def mse_curve(denoiser, images, sigmas, seed=0, batch_size=64):
     """
     images = check_images(images)
     sigmas = check_sigmas(sigmas)
-    noise = numpy_rng(seed).standard_normal(images.shape).astype(np.float32)
     mse = np.empty((len(images), len(sigmas)))
-    for j, sigma in enumerate(sigmas):
-        denoised = denoise(denoiser, images + np.float32(sigma) * noise, batch_size)
+    for j, (sigma, noisy) in enumerate(zip(sigmas, noisy_versions(images, sigmas, seed))):
+        denoised = denoise(denoiser, noisy, batch_size)
         if not np.all(np.isfinite(denoised)):
             raise ValueError(f"The denoiser returned non-finite values at sigma={sigma}.")
         mse[:, j] = _per_image_mse(denoised, images)
@@ -74,9 +61,10 @@ def mse_curve(denoiser, images, sigmas, seed=0, batch_size=64):
 def psnr_curve(denoiser, images, sigmas, seed=0, batch_size=64):
     """Output PSNR against input PSNR over a noise grid (the paper's Fig 1 curves).
 
-    Input PSNR = -10 log10(sigma^2); output PSNR = -10 log10(mean MSE) with the
-    MSE averaged over images (and pixels) before the log, capped at 100 dB (a
-    memorizer can return a training image exactly).
+    Input PSNR = -10 log10(sigma^2) (nominal); output PSNR = the mean over images
+    of the per-image PSNR, capped at 100 dB (a memorizer can return a training
+    image exactly): the convention of `keras_gahb.metrics`, shared with
+    `keras_gahb.training.PSNRCallback` (same seed and images: same numbers).
 
     Args:
         denoiser: Keras model or callable on (B, H, W, C) batches.
@@ -96,12 +84,12 @@ def psnr_curve(denoiser, images, sigmas, seed=0, batch_size=64):
     sigmas = check_sigmas(sigmas)
     mse = mse_curve(denoiser, images, sigmas, seed=seed, batch_size=batch_size)
     # A memorizing denoiser can return a training image exactly (MSE 0): cap PSNR at 100 dB.
-    output_psnr = -10.0 * np.log10(np.maximum(mse.mean(axis=0), _MSE_FLOOR))
+    per_image = -10.0 * np.log10(np.maximum(mse, 10.0 ** (-PSNR_CAP_DB / 10.0)))
     return {
         "sigmas": sigmas,
         "input_psnr": -10.0 * np.log10(sigmas**2),
-        "output_psnr": output_psnr,
-        "output_psnr_std": (-10.0 * np.log10(np.maximum(mse, _MSE_FLOOR))).std(axis=0),
+        "output_psnr": per_image.mean(axis=0),
+        "output_psnr_std": per_image.std(axis=0),
         "mse": mse,
     }
 
@@ -165,6 +153,8 @@ def mse_slope(sigmas, mse, sigma_range=None, confidence=0.95, num_bootstrap=1000
     x = np.log(sigmas[keep] ** 2)
     curve = mse[..., keep]
     mean_curve = curve if curve.ndim == 1 else curve.mean(axis=0)
+    from scipy import stats  # here, not at import: scipy.stats costs seconds to import
+
     fit = stats.linregress(x, np.log(mean_curve))
     if curve.ndim == 2 and len(curve) > 1:
         rng = numpy_rng(seed)
@@ -191,19 +181,6 @@ def mse_slope(sigmas, mse, sigma_range=None, confidence=0.95, num_bootstrap=1000
         "sigma_max": float(sigmas[keep].max()),
         "method": method,
     }
-
-
-def cosine_similarity(a, b, mean_removed=False):
-    """Per-pair normalized inner product <a_i, b_i> / (||a_i|| ||b_i||), shape (n,).
-
-    With `mean_removed=True` each image's mean is subtracted first, which is
-    the (Pearson) correlation coefficient.
-    """
-    a, b = _flat(a), _flat(b)
-    if a.shape != b.shape:
-        raise ValueError(f"Both batches must have the same shape; got {a.shape} and {b.shape}.")
-    a, b = _normalize(a, mean_removed), _normalize(b, mean_removed)
-    return np.sum(a * b, axis=1)
 
 
 def nearest_neighbors(samples, train_images, metric="correlation", k=1, batch_size=1024):
@@ -363,16 +340,11 @@ def kl_bound(sigmas, mse_model, mse_optimal, num_pixels=1):
 
 
 def check_images(images, name="images"):
-    """Images as a finite float32 numpy batch (n, H, W, C), or a clear ValueError."""
-    images = np.asarray(keras.ops.convert_to_numpy(images) if not isinstance(images, np.ndarray)
-                        else images, np.float32)
-    if images.ndim == 3:
-        raise ValueError(f"{name} must be a batch (n, H, W, C); got one image {images.shape}: use x[None].")
-    if images.ndim != 4 or len(images) == 0:
-        raise ValueError(f"{name} must be a non-empty batch (n, H, W, C); got shape {images.shape}.")
-    if not np.all(np.isfinite(images)):
-        raise ValueError(f"{name} contain non-finite values.")
-    return images
+    """Images as a finite float32 numpy batch (n, H, W, C), or a clear ValueError.
+
+    One image (H, W, C) is refused (`keras_gahb.utils.as_image_batch`'s rule; use x[None]).
+    """
+    return as_image_batch(images, name, allow_one_image=False)
 
 
 def check_sigmas(sigmas):
@@ -383,31 +355,6 @@ def check_sigmas(sigmas):
     if not np.all(np.isfinite(sigmas)) or np.any(sigmas <= 0):
         raise ValueError(f"sigmas must be finite and positive; got {sigmas.tolist()}.")
     return sigmas
-
-
-def _per_image_mse(a, b):
-    a, b = _flat(a), _flat(b)
-    if a.shape != b.shape:
-        raise ValueError(f"Shapes differ: {a.shape} vs {b.shape}.")
-    return np.mean((a - b) ** 2, axis=1)
-
-
-def _flat(images):
-    images = np.asarray(keras.ops.convert_to_numpy(images) if not isinstance(images, np.ndarray)
-                        else images, np.float64)
-    if images.ndim < 2:
-        raise ValueError(f"Expected a batch of images (n, ...); got shape {images.shape}.")
-    if not np.all(np.isfinite(images)):
-        raise ValueError("Images contain non-finite values.")
-    return images.reshape(len(images), -1)
-
-
-def _normalize(flat, mean_removed):
-    if mean_removed:
-        flat = flat - flat.mean(axis=1, keepdims=True)
-    return flat / np.maximum(np.linalg.norm(flat, axis=1, keepdims=True), 1e-30)
-
-
 
 
 __all__ = [

@@ -2,11 +2,8 @@
 
 import os
 
-import keras
-import matplotlib.image
 import numpy as np
 
-import keras_gahb.models  # noqa: F401  (registers the denoiser classes for load_model)
 from keras_gahb.analysis import figures
 from keras_gahb.analysis.eigen_analysis import EigenAnalysis, eigen_analysis
 from keras_gahb.analysis.matrix_free import hutchinson_trace, top_eigenpairs
@@ -21,7 +18,9 @@ from keras_gahb.analysis.measures import (
     psnr_curve,
     train_test_gap,
 )
+from keras_gahb.models.loading import image_channels, load_denoiser
 from keras_gahb.utils import atomic_write_json
+from keras_gahb.utils.images import as_image_batch, read_image_file
 
 
 def analyze_jacobian(out_dir, model, image, sigma, seed=0, method="full", top_k=64, tol=1e-5,
@@ -39,7 +38,7 @@ def analyze_jacobian(out_dir, model, image, sigma, seed=0, method="full", top_k=
         size: image side when `image` is a dataset name.
     """
     denoiser, name = load_denoiser(model)
-    channels = _channels(denoiser)
+    channels = image_channels(denoiser)
     size = _default_size(size, denoiser, model)
     x = load_images(image, num=1, size=size, seed=seed, channels=channels)[0]
     if method == "full":
@@ -85,7 +84,7 @@ def analyze_psnr(out_dir, models, train=None, test=None, sigmas=(0.02, 0.05, 0.1
     results, curves = {}, {}
     for label, model in models.items():
         denoiser, name = load_denoiser(model)
-        channels = _channels(denoiser)
+        channels = image_channels(denoiser)
         entry, pair = {"model": name}, {}
         for split, source in (("train", train), ("test", test)):
             if source is None:
@@ -111,7 +110,7 @@ def analyze_slope(out_dir, model, images, sigma_min=0.01, sigma_max=0.2, num_sig
         raise ValueError("num_sigmas must be at least 3.")
     denoiser, name = load_denoiser(model)
     x = load_images(images, num=num, size=_default_size(size, denoiser, model), seed=seed,
-                    channels=_channels(denoiser))
+                    channels=image_channels(denoiser))
     sigmas = np.geomspace(sigma_min, sigma_max, num_sigmas)
     mse = mse_curve(denoiser, x, sigmas, seed=seed, batch_size=batch_size)
     fit = mse_slope(sigmas, mse, seed=seed)
@@ -175,41 +174,21 @@ def analyze_similarity(out_dir, samples, train, compare=None, metric="correlatio
     return summary
 
 
-def load_denoiser(model):
-    """A denoiser from a .keras path, a preset name (random weights) or an object; with its name."""
-    if isinstance(model, (str, os.PathLike)):
-        path = os.fspath(model)
-        if os.path.exists(path):
-            if not path.endswith(".keras"):
-                raise ValueError(f"Expected a .keras model file, got {path}.")
-            return keras.saving.load_model(path), path
-        if path in keras_gahb.models.PRESETS:
-            return keras_gahb.models.from_preset(path), f"{path} (random weights)"
-        raise FileNotFoundError(
-            f"Model not found: {path}. Pass a .keras file or a preset name "
-            f"({', '.join(sorted(keras_gahb.models.PRESETS))})."
-        )
-    if not callable(model):
-        raise ValueError(f"The model must be a .keras path or a callable, got {type(model).__name__}.")
-    return model, getattr(model, "name", type(model).__name__)
-
-
 def load_images(source, num=None, size=None, seed=0, channels=1):
     """Images (n, H, W, C) float32 from a file (.npy, .npz, .png), a dataset name, or an array.
 
     A `(path, key)` tuple picks an array of an .npz file; otherwise an .npz
     file's "images" array (or its only array) is used. `num` keeps the first
-    num images; `channels` converts gray <-> RGB (None keeps them).
+    num images; `channels` converts gray <-> RGB (None keeps them). Shapes
+    follow `keras_gahb.utils.as_image_batch`: a 3-D array is one image (H, W, C).
     """
     key = None
     if isinstance(source, tuple):
         source, key = source
     if isinstance(source, (str, os.PathLike)):
         path = os.fspath(source)
-        if os.path.exists(path):
-            array = _read(path, key)
-        elif os.path.splitext(path)[1].lower() in (".npy", ".npz", ".png"):
-            raise FileNotFoundError(f"Image file not found: {path}")
+        if os.path.exists(path) or os.path.splitext(path)[1].lower() in (".npy", ".npz", ".png"):
+            array = read_image_file(path, key)
         else:
             from keras_gahb.data import get_images
 
@@ -221,39 +200,8 @@ def load_images(source, num=None, size=None, seed=0, channels=1):
             array = get_images(path, num, size, seed=seed, channels=channels or 1)
     else:
         array = np.asarray(source)
-    array = np.asarray(array, np.float32)
-    if array.ndim == 2:
-        array = array[None, ..., None]
-    elif array.ndim == 3:
-        array = array[None] if array.shape[-1] in (1, 3) else array[..., None]
-    if array.ndim != 4:
-        raise ValueError(f"Images must be (n, H, W, C), (H, W, C) or (H, W); got shape {array.shape}.")
-    if channels is not None and array.shape[-1] != channels:
-        if channels == 1 and array.shape[-1] in (3, 4):
-            array = array[..., :3].mean(axis=-1, keepdims=True)
-        elif channels == 3 and array.shape[-1] == 1:
-            array = np.repeat(array, 3, axis=-1)
-        else:
-            raise ValueError(f"The images have {array.shape[-1]} channels; the model needs {channels}.")
-    if not np.all(np.isfinite(array)):
-        raise ValueError("The images contain non-finite values.")
+    array = as_image_batch(array, channels=channels)
     return array[:num] if num is not None else array
-
-
-def _read(path, key):
-    lower = path.lower()
-    if lower.endswith(".npy"):
-        return np.load(path)
-    if lower.endswith(".npz"):
-        with np.load(path) as data:
-            if key is None:
-                key = "images" if "images" in data.files else (data.files[0] if len(data.files) == 1 else None)
-            if key not in data.files:
-                raise ValueError(f"{path} has arrays {data.files}; expected an 'images' array.")
-            return data[key]
-    if lower.endswith(".png"):
-        return matplotlib.image.imread(path)
-    raise ValueError(f"Images must be .npy, .npz or .png files, got {path}.")
 
 
 def _npz_has(source, key):
@@ -263,16 +211,6 @@ def _npz_has(source, key):
         return False
     with np.load(source) as data:
         return key in data.files
-
-
-def _channels(denoiser):
-    channels = getattr(denoiser, "image_channels", None)
-    if channels is None and isinstance(denoiser, keras.Model):
-        try:
-            channels = denoiser.input_shape[-1]
-        except (AttributeError, ValueError):
-            channels = None
-    return int(channels or 1)
 
 
 def _default_size(size, denoiser, model):

@@ -1,8 +1,15 @@
-"""Backend-specific automatic differentiation of denoisers (TensorFlow, JAX, PyTorch).
+"""Backend-specific code: compilation and automatic differentiation (TensorFlow, JAX, PyTorch).
 
-This is the only part of keras_gahb that dispatches on the Keras backend:
-compiled inference `forward`, Jacobian-vector products `jvp`, vector-Jacobian products `vjp`, products at
-one image `linearize`, and the full chunked `jacobian`.
+This is the only part of keras_gahb that dispatches on the Keras backend
+(with `training/distribution.py` for data parallelism):
+
+- `compile`: `compile_function` (tf.function / jax.jit / torch.no_grad) and
+  `functional_denoiser` (a model as a pure function of its weights, for jax.jit);
+- `autodiff`: compiled inference `forward`, Jacobian-vector products `jvp`,
+  vector-Jacobian products `vjp`, products at one image `linearize`, and the
+  full chunked `jacobian`;
+- `cross_replica`: `global_batch_variance`, batch statistics pooled over the
+  replicas of a data-parallel step (synchronized batch norm).
 """
 
 from keras_gahb.backend.autodiff import (
@@ -14,5 +21,18 @@ from keras_gahb.backend.autodiff import (
     linearize,
     vjp,
 )
+from keras_gahb.backend.compile import compile_function, functional_denoiser
+from keras_gahb.backend.cross_replica import global_batch_variance
 
-__all__ = ["auto_chunk_size", "clear_cache", "forward", "jacobian", "jvp", "linearize", "vjp"]
+__all__ = [
+    "auto_chunk_size",
+    "clear_cache",
+    "compile_function",
+    "forward",
+    "functional_denoiser",
+    "global_batch_variance",
+    "jacobian",
+    "jvp",
+    "linearize",
+    "vjp",
+]

@@ -12,12 +12,14 @@ from keras_gahb.data.folder import folder_images, list_image_files
 from keras_gahb.data.gaussian_images import GaussianImages
 from keras_gahb.data.manifolds import ray_images, sinusoid_images
 from keras_gahb.data.noise import SIGMA_DISTRIBUTIONS, add_noise, noisy_pairs, sample_sigmas
-from keras_gahb.data.prepare import load_prepared, prepare_dataset, save_examples, save_image_grid
+from keras_gahb.data.prepare import prepare_dataset, save_examples
+from keras_gahb.data.prepared import load_prepared
 from keras_gahb.data.registry import get_images, image_dataset, list_datasets, register_source
 from keras_gahb.data.not_enough_images_error import NotEnoughImagesError
 from keras_gahb.data.split import Split, check_pool_size, disjoint_subsets
 from keras_gahb.data.tfds_sources import CELEBA_CROP, tfds_dataset, tfds_images
 from keras_gahb.data.transforms import pixel_shuffle, resize_images, to_channels
+from keras_gahb.utils.images import save_image_grid
 
 __all__ = [
     "CELEBA_CROP",

@@ -14,6 +14,7 @@ import numbers
 import numpy as np
 
 from keras_gahb.utils import numpy_rng
+from keras_gahb.utils.images import as_image_batch
 
 SIGMA_DISTRIBUTIONS = ("quadratic", "uniform", "log_uniform")
 _DEFAULT_LOG_SIGMA_MIN = 1.0 / 255.0
@@ -109,7 +110,7 @@ def noisy_pairs(
     epochs, and a resumed run can start at `initial_epoch`.
 
     Args:
-        images: numpy array (n, H, W, C) (or (n, H, W), treated as C=1) in [0, 1],
+        images: numpy array (n, H, W, C) in [0, 1] (gray images as (n, H, W, 1)),
             or a tf.data.Dataset of single images (H, W, C).
         batch_size: images per batch.
         sigma: "quadratic" (the paper's), "uniform", "log_uniform" or a fixed number.
@@ -133,7 +134,7 @@ def noisy_pairs(
 
     >>> x = np.random.default_rng(0).uniform(size=(10, 16, 16, 1)).astype("float32")
     >>> ds = keras_gahb.data.noisy_pairs(x, batch_size=4, images_per_epoch=20, seed=0)
-    >>> model.fit(ds, epochs=2)
+    >>> model.fit(ds, epochs=2, shuffle=False)
     """
     import tensorflow as tf
 
@@ -275,22 +276,12 @@ def _tf_sigmas(tf, n, sigma, low, high, key):
 
 
 def as_image_array(images, name="images"):
-    """Check and convert images to a float32 array (n, H, W, C); (n, H, W) gets C=1."""
-    array = np.asarray(images)
-    if array.ndim == 3:
-        array = array[..., None]
-    if array.ndim != 4:
-        raise ValueError(
-            f"{name} must have shape (n, H, W, C) or (n, H, W), got shape {array.shape}."
-        )
-    if array.shape[0] == 0:
-        raise ValueError(f"{name} is empty.")
-    if not np.issubdtype(array.dtype, np.number) and array.dtype != bool:
-        raise ValueError(f"{name} must be numeric, got dtype {array.dtype}.")
-    array = array.astype(np.float32, copy=False)
-    if not np.all(np.isfinite(array)):
-        raise ValueError(f"{name} contains NaN or infinite values.")
-    return array
+    """Check and convert a batch of images to a finite float32 array (n, H, W, C).
+
+    `keras_gahb.utils.as_image_batch`'s rule: a 3-D array is one image, not a batch, and
+    raises here; give gray images as (n, H, W, 1).
+    """
+    return as_image_batch(images, name, allow_one_image=False)
 
 
 def _check_sigma(sigma, sigma_max, sigma_min):

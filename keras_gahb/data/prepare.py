@@ -1,19 +1,20 @@
 """Prepared datasets on disk: compressed .npz shards plus a manifest with SHA-256 checksums."""
 
-import hashlib
 import json
 import os
 import re
 
 import numpy as np
 
-from keras_gahb.utils import atomic_path, atomic_write_json, read_json, save_npz_atomic
+from keras_gahb.data import registry
+from keras_gahb.data.dedup import remove_near_duplicates
+from keras_gahb.data.prepared import FORMAT_VERSION, MANIFEST, sha256_file, verify_shards
+from keras_gahb.utils import atomic_write_json, read_json, save_image_grid, save_npz_atomic
+from keras_gahb.version import __version__
 
-MANIFEST = "manifest.json"
 # What keras_gahb.utils.atomic_path names its temporary files: .<base>.<random>.tmp<ext>.
 _TEMPORARY = re.compile(r"^\.(images-\d+-of-\d+|manifest|\.prepare_state)\..+\.tmp\.(npz|json)$")
 _STATE = ".prepare_state.json"
-FORMAT_VERSION = 1
 
 
 def prepare_dataset(out, name, n, size, seed=0, channels=1, shard_size=10_000,
@@ -42,10 +43,6 @@ def prepare_dataset(out, name, n, size, seed=0, channels=1, shard_size=10_000,
 
     >>> keras_gahb.data.prepare_dataset("data/discs80", "discs", n=1000, size=80, seed=0)
     """
-    from keras_gahb.data import registry
-    from keras_gahb.data.dedup import remove_near_duplicates
-    from keras_gahb.version import __version__
-
     if isinstance(shard_size, bool) or not isinstance(shard_size, int) or shard_size < 1:
         raise ValueError(f"shard_size must be a positive int, got {shard_size!r}.")
     config = {
@@ -62,7 +59,7 @@ def prepare_dataset(out, name, n, size, seed=0, channels=1, shard_size=10_000,
                 f"{out} already holds a different prepared dataset ({manifest.get('config')}). "
                 "Choose another --out folder or delete this one."
             )
-        _verify(out, manifest)
+        verify_shards(out, manifest)
         return manifest
 
     images = registry.get_images(name, n, size, seed=seed, channels=channels, **options)
@@ -129,69 +126,6 @@ def remove_stale_temporary_files(out):
     return removed
 
 
-def load_prepared(path, verify=True):
-    """Read a prepared folder: returns (images float32 (N, H, W, C), manifest).
-
-    Args:
-        path: a folder written by `prepare_dataset` / `gahb data prepare`.
-        verify: check every shard's SHA-256 against the manifest. Default True.
-
-    Example:
-
-    >>> images, manifest = keras_gahb.data.load_prepared("data/discs80")
-    """
-    manifest_path = os.path.join(os.path.expanduser(os.fspath(path)), MANIFEST)
-    if not os.path.exists(manifest_path):
-        raise FileNotFoundError(
-            f"No {MANIFEST} in {path}: not a prepared dataset, or its preparation did not "
-            "finish (run `gahb data prepare` again to resume)."
-        )
-    manifest = read_json(manifest_path)
-    if verify:
-        _verify(path, manifest)
-    parts = []
-    for shard in manifest["shards"]:
-        with np.load(os.path.join(path, shard["file"])) as data:
-            parts.append(data["images"])
-    return np.concatenate(parts), manifest
-
-
-def sha256_file(path, chunk=1 << 20):
-    """Hex SHA-256 of a file."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(chunk), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def save_image_grid(images, path, columns=None, padding=1):
-    """Write images (n, H, W, C) in [0, 1] as one PNG grid (gray or RGB), atomically."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    images = np.clip(np.asarray(images, dtype=np.float32), 0, 1)
-    if images.ndim != 4 or images.shape[-1] not in (1, 3) or len(images) == 0:
-        raise ValueError(f"Expected images (n, H, W, 1 or 3), got shape {images.shape}.")
-    n, h, w, c = images.shape
-    columns = columns or int(np.ceil(np.sqrt(n)))
-    rows = -(-n // columns)
-    grid = np.ones((rows * (h + padding) + padding, columns * (w + padding) + padding, c),
-                   np.float32)
-    for k, image in enumerate(images):
-        top = padding + (k // columns) * (h + padding)
-        left = padding + (k % columns) * (w + padding)
-        grid[top:top + h, left:left + w] = image
-    with atomic_path(path) as tmp:
-        if c == 1:
-            plt.imsave(tmp, grid[..., 0], cmap="gray", vmin=0, vmax=1, format="png")
-        else:
-            plt.imsave(tmp, grid, format="png")
-    return path
-
-
 def save_examples(out, name, n=16, size=32, seed=0, channels=1, columns=None, **options):
     """Write a PNG grid of `get_images(name, n, size, seed, channels, **options)` to `out`.
 
@@ -199,21 +133,9 @@ def save_examples(out, name, n=16, size=32, seed=0, channels=1, columns=None, **
 
     >>> keras_gahb.data.save_examples("discs.png", "discs", n=16, size=32)
     """
-    from keras_gahb.data.registry import get_images
-
-    images = get_images(name, n, size, seed=seed, channels=channels, **options)
+    images = registry.get_images(name, n, size, seed=seed, channels=channels, **options)
     save_image_grid(images, out, columns=columns)
     return images
-
-
-def _verify(path, manifest):
-    for shard in manifest["shards"]:
-        file = os.path.join(path, shard["file"])
-        if not os.path.exists(file):
-            raise FileNotFoundError(f"Shard {file} listed in the manifest is missing.")
-        if sha256_file(file) != shard["sha256"]:
-            raise ValueError(f"Shard {file} does not match its SHA-256 in the manifest "
-                             "(corrupted or modified); prepare the dataset again.")
 
 
 def _jsonable(value):

@@ -7,6 +7,7 @@ import numpy as np
 from keras_gahb.data import builtin, calpha, discs, folder, manifolds, tfds_sources
 from keras_gahb.data.gaussian_images import GaussianImages
 from keras_gahb.data.not_enough_images_error import NotEnoughImagesError
+from keras_gahb.data.prepared import load_prepared
 from keras_gahb.data.transforms import (
     check_channels,
     check_count,
@@ -64,8 +65,6 @@ def _folder(n, size, seed, channels, path=None, crop="center", recursive=True, o
 
 def _prepared(n, size, seed, channels, path=None, verify=True):
     del seed  # stored order
-    from keras_gahb.data.prepare import load_prepared
-
     if path is None:
         raise ValueError("Dataset 'prepared' needs path=FOLDER written by `gahb data prepare`.")
     images, manifest = load_prepared(path, verify=verify)

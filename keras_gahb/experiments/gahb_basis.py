@@ -2,9 +2,7 @@
 
 import os
 
-import matplotlib.pyplot as plt
 import numpy as np
-from scipy import stats
 
 from keras_gahb import analysis
 from keras_gahb.analysis import figures
@@ -106,6 +104,8 @@ def run_gahb(config, run_dir, verbose=1):
     trace = result.trace
     top = min(max(8, int(round(2 * trace))), len(result.eigenvalues))
     freq = eigenvector_frequency(result.eigenvector_images(np.arange(top)))
+    from scipy import stats  # here, not at import: scipy.stats costs seconds to import
+
     rho = float(stats.spearmanr(np.arange(top), freq).statistic)
     figure = os.path.join(out, "gahb_eigenvectors.png")
     figures.fig2_layout(figure, result, num_vectors=12)
@@ -177,7 +177,8 @@ def run_gahb(config, run_dir, verbose=1):
 
 
 def _energy_figure(path, ks, energies):
-    fig, ax = plt.subplots(figsize=(4.2, 3.0))
+    fig = figures.new_figure(figsize=(4.2, 3.0))
+    ax = fig.add_subplot(1, 1, 1)
     for i, (name, values) in enumerate(energies.items()):
         ax.plot(ks, values, marker="o", ms=3, color=f"C{i}", label=name)
     ax.set_xscale("log", base=2)
@@ -186,5 +187,4 @@ def _energy_figure(path, ks, energies):
     ax.legend(fontsize=7, frameon=False)
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=150, bbox_inches="tight")
-    plt.close(fig)
     return path

@@ -8,7 +8,6 @@ those numbers, so that an untrained network cannot pass them.
 
 import os
 
-import matplotlib.pyplot as plt
 import numpy as np
 
 from keras_gahb import analysis, data, sampling
@@ -434,8 +433,8 @@ def _section(config, out, per_n, curves, fig1_rows, similarities):
 def _fig1_figure(path, rows, control):
     titles = ["closest train (S1)", "sample S1", "sample S2"] + (
         ["sample S1'"] if control else []) + ["closest train (S2)"]
-    fig, axes = plt.subplots(len(rows), len(titles), figsize=(1.6 * len(titles), 1.7 * len(rows)),
-                             squeeze=False)
+    fig = figures.new_figure(figsize=(1.6 * len(titles), 1.7 * len(rows)))
+    axes = fig.subplots(len(rows), len(titles), squeeze=False)
     for r, row in enumerate(rows):
         for c, (image, converged) in enumerate(zip(row["images"], row["converged"])):
             ax = axes[r, c]
@@ -459,13 +458,13 @@ def _fig1_figure(path, rows, control):
         axes[r, 0].set_ylabel(f"N = {row['n']:,}", fontsize=8)
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=150, bbox_inches="tight")
-    plt.close(fig)
     return path
 
 
 def _model_variance_figure(path, config, per_n):
     sigmas = sorted(set(config.eval_sigmas) | {GAP_SIGMA})
-    fig, ax = plt.subplots(figsize=(4.2, 3.2))
+    fig = figures.new_figure(figsize=(4.2, 3.2))
+    ax = fig.add_subplot(1, 1, 1)
     for i, (n, numbers) in enumerate(per_n.items()):
         ax.plot(sigmas, [numbers["relative_model_variance"][_key(s)] for s in sigmas],
                 marker="o", ms=3, color=f"C{i}", label=f"N = {n:,}")
@@ -479,5 +478,4 @@ def _model_variance_figure(path, config, per_n):
     ax.legend(fontsize=7, frameon=False, title="solid S1-S2, dashed S1-S1'", title_fontsize=6)
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=150, bbox_inches="tight")
-    plt.close(fig)
     return path

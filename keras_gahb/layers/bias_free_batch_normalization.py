@@ -3,6 +3,8 @@
 import keras
 from keras import ops
 
+from keras_gahb.backend.cross_replica import global_batch_variance
+
 
 @keras.saving.register_keras_serializable(package="keras_gahb")
 class BiasFreeBatchNormalization(keras.layers.Layer):
@@ -24,6 +26,14 @@ class BiasFreeBatchNormalization(keras.layers.Layer):
     `moving_std = momentum * moving_std + (1 - momentum) * sd`, so the
     default `momentum=0.9` equals PyTorch's momentum 0.1.
 
+    With `synchronized=True` the training statistics are those of the global
+    batch of a data-parallel step (all replicas pooled), so a run on k
+    replicas computes what one device computes on the whole batch. On
+    TensorFlow (`tf.distribute` strategies) the per-replica sums are
+    all-reduced; on JAX (`keras.distribution.DataParallel`) the step is
+    compiled for the global batch and the statistics are global whatever
+    this option; without distribution it changes nothing.
+
     Args:
         axis: int, the channel axis. Defaults to -1 (channels last).
         momentum: float, momentum of the moving standard deviation.
@@ -35,6 +45,8 @@ class BiasFreeBatchNormalization(keras.layers.Layer):
             Defaults to "ones".
         gamma_regularizer: optional regularizer of the scale.
         gamma_constraint: optional constraint of the scale.
+        synchronized: bool, pool the batch statistics over the replicas of a
+            data-parallel step (cross-replica batch norm). Defaults to False.
         **kwargs: base layer arguments (`name`, `dtype`, `trainable`).
 
     Example:
@@ -60,6 +72,7 @@ class BiasFreeBatchNormalization(keras.layers.Layer):
         moving_std_initializer="ones",
         gamma_regularizer=None,
         gamma_constraint=None,
+        synchronized=False,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -77,6 +90,7 @@ class BiasFreeBatchNormalization(keras.layers.Layer):
         self.moving_std_initializer = keras.initializers.get(moving_std_initializer)
         self.gamma_regularizer = keras.regularizers.get(gamma_regularizer)
         self.gamma_constraint = keras.constraints.get(gamma_constraint)
+        self.synchronized = bool(synchronized)
         self.supports_masking = True
 
     def build(self, input_shape):
@@ -112,7 +126,11 @@ class BiasFreeBatchNormalization(keras.layers.Layer):
     def call(self, inputs, training=None, mask=None):
         if training and self.trainable:
             # Statistics in float32 even under mixed precision.
-            variance = ops.var(ops.cast(inputs, "float32"), axis=self._reduction_axes)
+            x = ops.cast(inputs, "float32")
+            if self.synchronized:
+                variance = global_batch_variance(x, self._reduction_axes)
+            else:
+                variance = ops.var(x, axis=self._reduction_axes)
             std = ops.sqrt(variance + self.epsilon)
             self.moving_std.assign(
                 self.momentum * self.moving_std + (1.0 - self.momentum) * std
@@ -138,6 +156,7 @@ class BiasFreeBatchNormalization(keras.layers.Layer):
                 ),
                 "gamma_regularizer": keras.regularizers.serialize(self.gamma_regularizer),
                 "gamma_constraint": keras.constraints.serialize(self.gamma_constraint),
+                "synchronized": self.synchronized,
             }
         )
         return config

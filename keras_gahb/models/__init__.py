@@ -3,6 +3,7 @@
 from keras_gahb.models.bfcnn import BFCNN
 from keras_gahb.models.bias_free_denoiser import BiasFreeDenoiser, check_image_size
 from keras_gahb.models.bias_free_unet import BiasFreeUNet
+from keras_gahb.models.loading import image_channels, load_denoiser
 from keras_gahb.models.official_checkpoint import load_official_checkpoint
 from keras_gahb.models.presets import PRESETS, get_preset
 
@@ -90,6 +91,8 @@ __all__ = [
     "PRESETS",
     "from_preset",
     "get_preset",
+    "image_channels",
     "list_presets",
+    "load_denoiser",
     "load_official_checkpoint",
 ]

@@ -2,7 +2,7 @@
 
 import keras
 
-from keras_gahb.models.bias_free_denoiser import BiasFreeDenoiser
+from keras_gahb.models.bias_free_denoiser import BiasFreeDenoiser, image_size_pair
 from keras_gahb.models.blocks import bias_free_conv, conv_bn_relu, residual_output
 from keras_gahb.models.blocks import gamma_initializer as gamma_initializer_for
 
@@ -63,10 +63,7 @@ class BFCNN(BiasFreeDenoiser):
             raise ValueError(
                 f"`channels` and `image_channels` must be positive, got {channels} and {image_channels}."
             )
-        if image_size is None or isinstance(image_size, int):
-            height = width = image_size
-        else:
-            height, width = image_size
+        height, width = image_size_pair(image_size)
         init = kernel_initializer
         gamma_initializer_for(gamma_initializer)  # unknown names fail before building
 
@@ -97,8 +94,7 @@ class BFCNN(BiasFreeDenoiser):
 
     def get_config(self):
         return {
-            "name": self.name,
-            "trainable": self.trainable,
+            **super().get_config(),
             "num_layers": self.num_layers,
             "channels": self.channels,
             "image_channels": self.image_channels,
@@ -108,5 +104,4 @@ class BFCNN(BiasFreeDenoiser):
                 keras.initializers.get(self.kernel_initializer)
             ),
             "gamma_initializer": self.gamma_initializer,
-            "dtype": keras.dtype_policies.serialize(self.dtype_policy),
         }

@@ -97,9 +97,27 @@ class BiasFreeDenoiser(keras.Model):
         check_image_shape(inputs.shape, self.image_channels, self.size_multiple, self.name)
         return super().call(inputs, training=training, mask=mask)
 
+    def get_config(self):
+        """Constructor arguments; subclasses return `{**super().get_config(), ...}` (KerasHub)."""
+        return {
+            "name": self.name,
+            "trainable": self.trainable,
+            "dtype": keras.dtype_policies.serialize(self.dtype_policy),
+        }
+
     @classmethod
     def from_config(cls, config):
         return cls(**config)
+
+
+def image_size_pair(image_size):
+    """(height, width) of an `image_size` argument: None (any size), an int, or a pair."""
+    if image_size is None:
+        return None, None
+    if isinstance(image_size, int):
+        return image_size, image_size
+    height, width = image_size
+    return height, width
 
 
 def check_image_size(image_size, size_multiple, name="model"):

@@ -4,7 +4,7 @@ import inspect
 
 import keras
 
-from keras_gahb.models.bias_free_denoiser import BiasFreeDenoiser, check_image_size
+from keras_gahb.models.bias_free_denoiser import BiasFreeDenoiser, check_image_size, image_size_pair
 from keras_gahb.models.blocks import bias_free_conv, conv_bn_relu, residual_output
 from keras_gahb.models.blocks import gamma_initializer as gamma_initializer_for
 
@@ -49,7 +49,7 @@ class BiasFreeUNet(BiasFreeDenoiser):
     >>> model.predict(y).shape
     (2, 16, 16, 1)
     >>> keras_gahb.models.BiasFreeUNet.from_preset("unet_rf90").count_params()
-    7668224
+    7661952
 
     Reference:
         Kadkhodaie, Guth, Simoncelli, Mallat, "Generalization in diffusion
@@ -77,7 +77,7 @@ class BiasFreeUNet(BiasFreeDenoiser):
                 "`base_channels` and `image_channels` must be positive, got "
                 f"{base_channels} and {image_channels}."
             )
-        height, width = _size_pair(image_size)
+        height, width = image_size_pair(image_size)
         check_image_size((height, width), 2**levels, f"a BiasFreeUNet with levels={levels}")
         init, gamma = kernel_initializer, gamma_initializer
         gamma_initializer_for(gamma)  # unknown names fail before building
@@ -148,8 +148,7 @@ class BiasFreeUNet(BiasFreeDenoiser):
 
     def get_config(self):
         return {
-            "name": self.name,
-            "trainable": self.trainable,
+            **super().get_config(),
             "levels": self.levels,
             "base_channels": self.base_channels,
             "image_channels": self.image_channels,
@@ -158,14 +157,4 @@ class BiasFreeUNet(BiasFreeDenoiser):
                 keras.initializers.get(self.kernel_initializer)
             ),
             "gamma_initializer": self.gamma_initializer,
-            "dtype": keras.dtype_policies.serialize(self.dtype_policy),
         }
-
-
-def _size_pair(image_size):
-    if image_size is None:
-        return None, None
-    if isinstance(image_size, int):
-        return image_size, image_size
-    height, width = image_size
-    return height, width

@@ -7,7 +7,7 @@ same loop constrained by a `LinearMeasurement` (`Inpainting`, `RandomPixels`,
 `gahb sample` calls.
 """
 
-from keras_gahb.sampling.compile import compile_function, functional_denoiser
+from keras_gahb.backend.compile import compile_function, functional_denoiser
 from keras_gahb.sampling.compressive_sensing import CompressiveSensing
 from keras_gahb.sampling.inpainting import Inpainting
 from keras_gahb.sampling.linear_measurement import LinearMeasurement

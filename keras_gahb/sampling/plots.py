@@ -1,54 +1,25 @@
 """Figures written by `gahb sample`: image grids and sigma_t trajectories (matplotlib, no pyplot)."""
 
-import matplotlib.image
 import numpy as np
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
 
-from keras_gahb.utils import atomic_path
+from keras_gahb.utils import atomic_path, image_grid
 
 
-def image_grid(images, ncols=None, pad=1, pad_value=1.0):
-    """Tile a batch (N, H, W, C) into one (rows*(H+pad)-pad, cols*(W+pad)-pad, C) image in [0, 1].
+def _figure(figsize):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg  # matplotlib only when drawing
+    from matplotlib.figure import Figure
 
-    Example:
-
-    >>> keras_gahb.sampling.plots.image_grid(np.zeros((6, 8, 8, 1)), ncols=3).shape
-    (17, 26, 1)
-    """
-    images = np.clip(np.nan_to_num(np.asarray(images, np.float32)), 0.0, 1.0)
-    if images.ndim != 4:
-        raise ValueError(f"Expected a batch of images (N, H, W, C), got shape {images.shape}.")
-    n, height, width, channels = images.shape
-    ncols = int(ncols or min(n, 8))
-    nrows = -(-n // ncols)
-    grid = np.full(
-        (nrows * (height + pad) - pad, ncols * (width + pad) - pad, channels), pad_value, np.float32
-    )
-    for k in range(n):
-        r, c = divmod(k, ncols)
-        grid[r * (height + pad) : r * (height + pad) + height,
-             c * (width + pad) : c * (width + pad) + width] = images[k]
-    return grid
-
-
-def save_image_grid(path, images, ncols=None):
-    """Write a PNG of `image_grid(images, ncols)` atomically (grayscale or RGB)."""
-    grid = image_grid(images, ncols)
-    with atomic_path(path) as tmp:
-        if grid.shape[-1] == 1:
-            matplotlib.image.imsave(tmp, grid[..., 0], cmap="gray", vmin=0.0, vmax=1.0, format="png")
-        else:
-            matplotlib.image.imsave(tmp, grid[..., :3], format="png")
+    figure = Figure(figsize=figsize)
+    FigureCanvasAgg(figure)
+    return figure
 
 
 def save_comparison_grid(path, images_a, images_b, titles=("model 1", "model 2"), ncols=None):
     """Two grids side by side: the same position holds samples drawn with the same noise."""
-    figure = Figure(figsize=(10, 5.4))
-    FigureCanvasAgg(figure)
+    figure = _figure((10, 5.4))
     for k, (images, title) in enumerate(((images_a, titles[0]), (images_b, titles[1]))):
         axis = figure.add_subplot(1, 2, k + 1)
-        grid = image_grid(images, ncols)
+        grid = image_grid(images, ncols or min(len(images), 8))
         if grid.shape[-1] == 1:
             axis.imshow(grid[..., 0], cmap="gray", vmin=0.0, vmax=1.0)
         else:
@@ -62,8 +33,7 @@ def save_comparison_grid(path, images_a, images_b, titles=("model 1", "model 2")
 
 def plot_sigma_trajectories(path, sigmas, sigma_final=None, title="Sampler noise level"):
     """Plot each image's sigma_t against t (log scale) and write a PNG atomically."""
-    figure = Figure(figsize=(5.5, 3.8))
-    FigureCanvasAgg(figure)
+    figure = _figure((5.5, 3.8))
     axis = figure.add_subplot(1, 1, 1)
     for trajectory in sigmas:
         axis.plot(np.arange(1, len(trajectory) + 1), trajectory, lw=0.8, alpha=0.7)

@@ -3,19 +3,19 @@
 import os
 
 import keras
-import matplotlib.image
 import numpy as np
 
-import keras_gahb.models  # noqa: F401  (registers the denoiser classes for load_model)
+from keras_gahb.metrics import cosine_similarity
 from keras_gahb.models import check_image_size
-from keras_gahb.analysis.measures import cosine_similarity
+from keras_gahb.models.loading import image_channels, load_denoiser
 from keras_gahb.sampling import plots
 from keras_gahb.sampling.compressive_sensing import CompressiveSensing
 from keras_gahb.sampling.inpainting import Inpainting
 from keras_gahb.sampling.random_pixels import RandomPixels
 from keras_gahb.sampling.sampler import check_step_arguments, sample
 from keras_gahb.sampling.super_resolution import SuperResolution
-from keras_gahb.utils import atomic_write_json, save_npz_atomic
+from keras_gahb.utils import atomic_write_json, save_image_grid, save_npz_atomic
+from keras_gahb.utils.images import as_image_batch, read_image_file
 
 #: The inverse problems of `gahb sample --task`.
 TASKS = ("inpaint", "superres", "missing", "compressive")
@@ -38,7 +38,7 @@ def run_sampling(
     """Sample `num` images from a denoiser and write them, their grid and sigma trajectories.
 
     Writes to `out_dir`: `samples.npz` (images, initial, sigmas padded with
-    NaN, steps, converged, diverged; plus `images_compare` with `compare` and
+    NaN, steps, converged, diverged, at_floor; plus `images_compare` with `compare` and
     `clean`, `measured` with `task`), `grid.png`, `sigmas.json`, `sigmas.png`,
     `config.json`, `summary.json`; with `compare` also `compare.png` (the two
     models side by side, same positions = same noise) and `compare.json` (the
@@ -63,7 +63,7 @@ def run_sampling(
             ("compressive"). Defaults to 0.1.
         verbose: int, show a progress bar. Defaults to 1.
         **sampler_kwargs: arguments of `keras_gahb.sampling.sample` (h0, beta,
-            sigma0, sigma_final, mean, max_steps, batch_size, ...).
+            sigma0, sigma_final, mean, max_steps, floor_factor, batch_size, ...).
 
     Returns:
         dict, the contents of `summary.json`.
@@ -75,8 +75,8 @@ def run_sampling(
     check_step_arguments(*(sampler_kwargs.get(name, default) for name, default in (
         ("h0", 0.01), ("beta", 0.1), ("sigma0", 1.0), ("sigma_final", 0.01),
         ("divergence_sigma", 2.0))))
-    denoiser, model_name = _load(model)
-    channels = _channels(denoiser)
+    denoiser, model_name = load_denoiser(model, presets=False)
+    channels = image_channels(denoiser)
     operator = measurements = clean = None
     if task is not None:
         if image is None:
@@ -102,10 +102,12 @@ def run_sampling(
         "steps": result.steps,
         "converged": result.converged,
         "diverged": result.diverged,
+        "at_floor": result.at_floor,
     }
     summary = {"model": model_name, "out_dir": os.fspath(out_dir), "summary": result.summary(),
                "num_converged": int(result.converged.sum()),
-               "num_diverged": int(result.diverged.sum())}
+               "num_diverged": int(result.diverged.sum()),
+               "num_at_floor": int(result.at_floor.sum())}
     grid_images = result.images
     if task is not None:
         measured = keras.ops.convert_to_numpy(operator.backproject(measurements))[0]
@@ -118,7 +120,7 @@ def run_sampling(
         summary["mean_psnr"] = float(np.mean(summary["psnr"]))
     result_compare = None
     if compare is not None:
-        denoiser_b, name_b = _load(compare)
+        denoiser_b, name_b = load_denoiser(compare, presets=False)
         result_compare = sample(denoiser_b, shape, seed=seed, operator=operator,
                                 measurements=measurements, verbose=verbose, **sampler_kwargs)
         arrays["images_compare"] = result_compare.images
@@ -143,7 +145,7 @@ def run_sampling(
         summary["compare_model"] = name_b
 
     save_npz_atomic(os.path.join(out_dir, "samples.npz"), **arrays)
-    plots.save_image_grid(os.path.join(out_dir, "grid.png"), grid_images)
+    save_image_grid(grid_images, os.path.join(out_dir, "grid.png"), columns=min(len(grid_images), 8))
     sigmas = {"model": model_name, **result.to_dict()}
     if result_compare is not None:
         sigmas["compare"] = {"model": comparison["compare"], **result_compare.to_dict()}
@@ -182,56 +184,19 @@ def load_image(image, channels=1):
         path = os.fspath(image)
         if not os.path.exists(path):
             raise FileNotFoundError(f"Image not found: {path}")
-        if path.endswith(".npy"):
-            array = np.load(path)
-        elif path.lower().endswith(".png"):
-            array = matplotlib.image.imread(path)
-        else:
+        if not path.lower().endswith((".npy", ".png")):
             raise ValueError(f"Images must be .png or .npy files, got {path}.")
-    else:
-        array = np.asarray(image)
-    array = np.asarray(array, np.float32)
-    if array.ndim == 2:
-        array = array[..., None]
-    if array.ndim == 4 and array.shape[0] == 1:
-        array = array[0]
-    if array.ndim != 3:
-        raise ValueError(f"The image must be (H, W) or (H, W, C); got shape {array.shape}.")
-    if array.shape[-1] == 4:
-        array = array[..., :3]
-    if array.shape[-1] != channels:
-        if channels == 1 and array.shape[-1] == 3:
-            array = array.mean(axis=-1, keepdims=True)
-        elif channels == 3 and array.shape[-1] == 1:
-            array = np.repeat(array, 3, axis=-1)
-        else:
-            raise ValueError(f"The image has {array.shape[-1]} channels; the model needs {channels}.")
-    if not np.all(np.isfinite(array)):
-        raise ValueError("The image contains non-finite values.")
+        image = read_image_file(path)
+    array = as_image_batch(image, "image", channels=channels)
+    if len(array) != 1:
+        raise ValueError(f"Expected one image (H, W) or (H, W, C); got {len(array)} images.")
+    array = array[0]
     if array.min() < -0.01 or array.max() > 1.01:
         raise ValueError(
             f"The image must have values in [0, 1]; got [{array.min():.3g}, {array.max():.3g}]. "
             "Divide 8-bit images by 255."
         )
     return array
-
-
-def _load(model):
-    if isinstance(model, (str, os.PathLike)):
-        path = os.fspath(model)
-        if not os.path.exists(path):
-            raise FileNotFoundError(f"Model file not found: {path}")
-        if not path.endswith(".keras"):
-            raise ValueError(f"Expected a .keras model file, got {path}.")
-        return keras.saving.load_model(path), path
-    return model, getattr(model, "name", type(model).__name__)
-
-
-def _channels(denoiser):
-    channels = getattr(denoiser, "image_channels", None)
-    if channels is None and isinstance(denoiser, keras.Model):
-        channels = denoiser.input_shape[-1]
-    return int(channels or 1)
 
 
 def _image_size(denoiser, size, model=None):

@@ -6,7 +6,7 @@ import warnings
 import keras
 import numpy as np
 
-from keras_gahb.sampling.compile import compile_function, functional_denoiser
+from keras_gahb.backend.compile import compile_function, functional_denoiser
 from keras_gahb.sampling.linear_measurement import LinearMeasurement
 from keras_gahb.sampling.noise import check_seed, counter_normal
 from keras_gahb.sampling.sample_result import SampleResult
@@ -36,6 +36,7 @@ def sample(
     operator=None,
     measurements=None,
     divergence_sigma=2.0,
+    floor_factor=2.0,
     batch_size=None,
     compiled=True,
     verbose=0,
@@ -57,7 +58,21 @@ def sample(
 
     A stopped image is frozen; its output is the last denoising x + d_t =
     f(x_{t-1}), whose estimated noise level is the last sigma_t (so at most
-    `sigma_final` for a converged image). beta = 1 gives the deterministic
+    `sigma_final` for a converged image).
+
+    **Noise floor.** A denoiser that is worse than the identity at low noise
+    (briefly trained models are) cannot take sigma_t below its own error
+    floor: sigma_t bottoms out above `sigma_final` and the iteration, which
+    keeps re-injecting noise, wanders off and eventually diverges. The
+    schedule says how fast sigma_t should fall: by (1 - beta h_t) per step.
+    So an image whose sigma_t has set no new minimum while the schedule
+    should have divided the noise by `floor_factor` (prod of (1 - beta h_s)
+    over the steps since the minimum <= 1 / floor_factor) stops at that
+    floor: its output is the denoising at the step of the minimum,
+    `result.at_floor` flags it, it counts as converged (at the floor) and
+    `result.final_sigmas` holds the floor. A denoiser whose sigma_t keeps
+    falling never meets the rule, so the paper's algorithm is unchanged
+    for it (tested on the optimal denoiser of a Gaussian prior). beta = 1 gives the deterministic
     variant (gamma_t = 0); smaller beta injects more noise.
 
     x_0 and every z_t of image i are drawn from a counter-based generator keyed
@@ -91,6 +106,10 @@ def sample(
             `operator` is given, e.g. `operator.measure(clean_images)`.
         divergence_sigma: float, sigma_t above this flags divergence.
             Defaults to 2.0 (as in the authors' code).
+        floor_factor: float > 1 or None; stop an image at its noise floor
+            when sigma_t has set no new minimum while the schedule should
+            have divided the noise by this factor (see above). None never
+            stops there (the paper's loop verbatim). Defaults to 2.0.
         batch_size: optional int; images are sampled in batches of this size
             (results do not depend on it). Defaults to all images at once.
         compiled: bool, compile the step with the backend's compiler
@@ -106,7 +125,7 @@ def sample(
 
     Returns:
         A `SampleResult` (images, initial, sigmas, steps, converged, diverged,
-        snapshots, snapshot_steps, config). A warning is issued when any image
+        at_floor, snapshots, snapshot_steps, config). A warning is issued when any image
         diverged.
 
     Example:
@@ -137,6 +156,14 @@ def sample(
             raise ValueError(f"`initial` must be finite with shape {shape}; got {start_images.shape}.")
     if snapshot_every is not None:
         snapshot_every = _check_int("snapshot_every", snapshot_every, minimum=1)
+    if floor_factor is not None:
+        if isinstance(floor_factor, bool) or not isinstance(floor_factor, (int, float, np.number)) \
+                or not floor_factor > 1.0 or not math.isfinite(floor_factor):
+            raise ValueError(
+                f"`floor_factor` must be a number > 1 (or None to never stop at a noise "
+                f"floor), got {floor_factor!r}."
+            )
+        floor_factor = float(floor_factor)
     batch_size = num if batch_size is None else _check_int("batch_size", batch_size, minimum=1)
     mean = _check_mean(mean, image_shape)
     backprojected = _check_operator(operator, measurements, num, image_shape)
@@ -152,6 +179,7 @@ def sample(
         "max_steps": max_steps,
         "snapshot_every": snapshot_every,
         "divergence_sigma": divergence_sigma,
+        "floor_factor": floor_factor,
         "first_step": first_step,
         "initial": None if initial is None else "array",
         "operator": None if operator is None else {"class": type(operator).__name__,
@@ -167,13 +195,14 @@ def sample(
     steps = np.zeros(num, np.int64)
     converged = np.zeros(num, bool)
     diverged = np.zeros(num, bool)
+    at_floor = np.zeros(num, bool)
     snapshot_chunks = []
     for start in range(0, num, batch_size):
         indices = np.arange(start, min(num, start + batch_size))
         chunk = _run_batch(
             step, state, indices, image_shape, seed, h0, beta, sigma0, mean,
             max_steps, snapshot_every, operator,
-            None if backprojected is None else backprojected[indices], verbose,
+            None if backprojected is None else backprojected[indices], floor_factor, verbose,
             None if start_images is None else start_images[indices], first_step,
         )
         images.append(chunk["images"])
@@ -183,6 +212,7 @@ def sample(
         steps[indices] = chunk["steps"]
         converged[indices] = chunk["converged"]
         diverged[indices] = chunk["diverged"]
+        at_floor[indices] = chunk["at_floor"]
         snapshot_chunks.append(chunk)
 
     snapshots, snapshot_steps = _merge_snapshots(snapshot_chunks, snapshot_every)
@@ -193,6 +223,7 @@ def sample(
         steps=steps,
         converged=converged,
         diverged=diverged,
+        at_floor=at_floor,
         snapshots=snapshots,
         snapshot_steps=snapshot_steps,
         config=config,
@@ -257,7 +288,8 @@ def solve_inverse_problem(denoiser, operator, measurements, num_samples=None, se
 def _make_step(denoise, operator, sigma_final, divergence_sigma):
     ops = keras.ops
 
-    def step(state, x, final, active, noise, h, gamma_scale, last, backprojected):
+    def step(state, x, final, best, best_sigma, active, noise, h, gamma_scale, last,
+             backprojected):
         denoised = denoise(state, x)
         _check_denoiser_output(denoised, x)  # at trace time when compiled
         d = denoised - x
@@ -272,14 +304,17 @@ def _make_step(denoise, operator, sigma_final, divergence_sigma):
         gamma = ops.reshape(gamma_scale * sigma, (-1, 1, 1, 1))
         x_next = ops.where(ops.reshape(keep, (-1, 1, 1, 1)), x + h * d + gamma * noise, x)
         final = ops.where(ops.reshape(stop, (-1, 1, 1, 1)), x + d, final)
-        return x_next, final, keep, sigma, converged, diverged
+        improved = ops.logical_and(active, sigma < best_sigma)
+        best = ops.where(ops.reshape(improved, (-1, 1, 1, 1)), x + d, best)
+        best_sigma = ops.where(improved, sigma, best_sigma)
+        return x_next, final, best, best_sigma, keep, sigma, converged, diverged
 
     return step
 
 
 def _run_batch(step, state, indices, image_shape, seed, h0, beta, sigma0, mean,
-               max_steps, snapshot_every, operator, backprojected, verbose, initial=None,
-               first_step=1):
+               max_steps, snapshot_every, operator, backprojected, floor_factor, verbose,
+               initial=None, first_step=1):
     n = len(indices)
     x0 = sigma0 * counter_normal(seed, indices, 0, image_shape)
     if initial is not None:
@@ -298,12 +333,17 @@ def _run_batch(step, state, indices, image_shape, seed, h0, beta, sigma0, mean,
     to_tensor = keras.ops.convert_to_tensor
     x = to_tensor(x0)
     final = to_tensor(np.zeros_like(x0))
+    best = to_tensor(np.zeros_like(x0))
+    best_sigma = to_tensor(np.full(n, np.inf, np.float32))
     active = to_tensor(np.ones(n, bool))
     backprojected = to_tensor(backprojected)
     active_np = np.ones(n, bool)
     trajectories = [[] for _ in range(n)]
     converged = np.zeros(n, bool)
     diverged = np.zeros(n, bool)
+    at_floor = np.zeros(n, bool)
+    lowest = np.full(n, np.inf)
+    shrink_since_lowest = np.ones(n)  # prod of (1 - beta h_s) since each image's minimum
     snapshots = {}
     bar = None
     if verbose:
@@ -316,9 +356,10 @@ def _run_batch(step, state, indices, image_shape, seed, h0, beta, sigma0, mean,
         noise = np.zeros((n,) + image_shape, np.float32)
         if gamma_scale > 0:
             noise[active_np] = counter_normal(seed, indices[active_np], t, image_shape)
-        x, final, active, sigma, newly_converged, newly_diverged = step(
-            state, x, final, active, to_tensor(noise), to_tensor(h, "float32"),
-            to_tensor(gamma_scale, "float32"), to_tensor(t == last_step), backprojected,
+        x, final, best, best_sigma, active, sigma, newly_converged, newly_diverged = step(
+            state, x, final, best, best_sigma, active, to_tensor(noise),
+            to_tensor(h, "float32"), to_tensor(gamma_scale, "float32"),
+            to_tensor(t == last_step), backprojected,
         )
         sigma = keras.ops.convert_to_numpy(sigma)
         for row in np.flatnonzero(active_np):
@@ -327,6 +368,16 @@ def _run_batch(step, state, indices, image_shape, seed, h0, beta, sigma0, mean,
         diverged |= keras.ops.convert_to_numpy(newly_diverged)
         was_active = active_np
         active_np = keras.ops.convert_to_numpy(active).astype(bool)
+        if floor_factor is not None:
+            # The same test as the step's `sigma < best_sigma`, on the same float32 values.
+            improved = was_active & (sigma < lowest)
+            lowest = np.where(improved, sigma, lowest)
+            shrink_since_lowest = np.where(improved, 1.0, shrink_since_lowest * (1.0 - beta * h))
+            floor = active_np & (shrink_since_lowest * floor_factor <= 1.0)
+            if floor.any():
+                at_floor |= floor
+                active_np = active_np & ~floor
+                active = to_tensor(active_np)
         if snapshot_every and t % snapshot_every == 0:
             snapshots[t] = keras.ops.convert_to_numpy(x)
         if bar is not None:
@@ -336,13 +387,18 @@ def _run_batch(step, state, indices, image_shape, seed, h0, beta, sigma0, mean,
             break
     if bar is not None:
         bar.update(t, finalize=True)
+    images = keras.ops.convert_to_numpy(final)
+    if at_floor.any():
+        images[at_floor] = keras.ops.convert_to_numpy(best)[at_floor]
+        converged |= at_floor
     return {
-        "images": keras.ops.convert_to_numpy(final),
+        "images": images,
         "initial": x0,
         "sigmas": [np.asarray(s) for s in trajectories],
         "steps": np.array([len(s) for s in trajectories]),
         "converged": converged,
         "diverged": diverged,
+        "at_floor": at_floor,
         "snapshots": snapshots,
         "last": keras.ops.convert_to_numpy(x),
         "num_steps": t,

@@ -9,7 +9,12 @@ memorization sets in, tau_mem vs N). `train(run_dir, **options)` is a whole resu
 """
 
 from keras_gahb.training.denoised_grid_callback import DenoisedGridCallback
-from keras_gahb.training.distribution import distribution_scope, num_replicas
+from keras_gahb.training.distribution import (
+    distribution_scope,
+    initialize_cluster,
+    is_chief,
+    num_replicas,
+)
 from keras_gahb.training.memorization import fit_power_law, memorization_sweep, memorization_times
 from keras_gahb.training.memorization_callback import MemorizationCallback
 from keras_gahb.training.precision import check_precision, precision_problem
@@ -51,6 +56,8 @@ __all__ = [
     "distribution_scope",
     "ema_weights",
     "fit_power_law",
+    "initialize_cluster",
+    "is_chief",
     "learning_rate_schedule",
     "load_config_file",
     "memorization_sweep",

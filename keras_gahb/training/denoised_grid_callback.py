@@ -21,7 +21,8 @@ class DenoisedGridCallback(keras.callbacks.Callback):
 
     Args:
         images: float array (n, H, W, C) in [0, 1] (a few images, e.g. 8).
-        path: PNG file to write. Defaults to "denoised_grid.png".
+        path: PNG file to write, or None to write nothing (a non-chief worker).
+            Defaults to "denoised_grid.png".
         sigma: noise level. Defaults to 0.2.
         seed: int. Defaults to 0.
         every: write every this many epochs (and on the last). Defaults to 1.
@@ -42,7 +43,7 @@ class DenoisedGridCallback(keras.callbacks.Callback):
         self.clean = np.asarray(images, dtype=np.float32)
         if self.clean.ndim != 4 or len(self.clean) == 0:
             raise ValueError(f"images must have shape (n, H, W, C), got {self.clean.shape}.")
-        self.path = os.fspath(path)
+        self.path = None if path is None else os.fspath(path)
         self.sigma = float(sigma)
         self.noisy = add_noise(self.clean, self.sigma, seed=np.random.default_rng([seed, 7]))
         self.every = int(every)
@@ -59,7 +60,8 @@ class DenoisedGridCallback(keras.callbacks.Callback):
         if (epoch + 1) % self.every and not last:
             return
         grid = self.make_grid(self.model)
-        save_image(self.path, grid)
+        if self.path is not None:
+            save_image(self.path, grid)
         if self.log_dir is not None:
             self._log_image(grid, epoch + 1)
 

@@ -2,35 +2,17 @@
 
 import numpy as np
 
-from keras_gahb.utils import atomic_path
+from keras_gahb import utils
+from keras_gahb.utils import atomic_path, save_image  # noqa: F401  (save_image: the one PNG writer)
 
 
 def image_grid(rows, pad=1):
     """Tile a list of equally shaped batches (n, H, W, C) into one (rows*H, n*W, C) image.
 
-    Values are clipped to [0, 1]; `pad` pixels of white separate the tiles.
+    Values are clipped to [0, 1]; `pad` pixels of white separate the tiles
+    (`keras_gahb.utils.image_grid` with one row per batch).
     """
-    rows = [np.clip(np.asarray(r, dtype=np.float32), 0.0, 1.0) for r in rows]
-    n, h, w, c = rows[0].shape
-    grid = np.ones((len(rows) * (h + pad) - pad, n * (w + pad) - pad, c), np.float32)
-    for i, row in enumerate(rows):
-        for j, image in enumerate(row):
-            top, left = i * (h + pad), j * (w + pad)
-            grid[top:top + h, left:left + w] = image
-    return grid
-
-
-def save_image(path, image):
-    """Write an (H, W, C) image in [0, 1] (C = 1 or 3) as PNG, atomically."""
-    import matplotlib.image
-
-    image = np.clip(np.asarray(image, dtype=np.float32), 0.0, 1.0)
-    with atomic_path(path) as tmp:
-        if image.shape[-1] == 1:
-            matplotlib.image.imsave(tmp, image[..., 0], cmap="gray", vmin=0.0, vmax=1.0,
-                                    format="png")
-        else:
-            matplotlib.image.imsave(tmp, image, format="png")
+    return utils.image_grid(np.concatenate(rows), columns=len(rows[0]), padding=pad)
 
 
 def plot_psnr_curves(path, sigmas, input_psnr, output_psnr, title=None):
@@ -43,12 +25,12 @@ def plot_psnr_curves(path, sigmas, input_psnr, output_psnr, title=None):
         output_psnr: {set name: [output PSNR per sigma]}.
         title: optional title.
     """
-    import matplotlib
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(4.5, 4))
+    fig = Figure(figsize=(4.5, 4))
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot(1, 1, 1)
     low, high = np.inf, -np.inf
     for name, values in output_psnr.items():
         x = np.asarray(input_psnr[name])
@@ -65,4 +47,3 @@ def plot_psnr_curves(path, sigmas, input_psnr, output_psnr, title=None):
     fig.tight_layout()
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=120)
-    plt.close(fig)

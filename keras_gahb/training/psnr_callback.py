@@ -6,16 +6,16 @@ import numbers
 import keras
 import numpy as np
 
-from keras_gahb.data import add_noise
+from keras_gahb import metrics
 from keras_gahb.training.recipe import ema_weights
 
 
 def psnr_per_image(estimate, clean):
-    """10 log10(1 / MSE_i) for each image i (peak 1; MSE over the pixels of one image)."""
-    estimate = np.asarray(estimate, dtype=np.float64)
-    clean = np.asarray(clean, dtype=np.float64)
-    mse = np.mean((estimate - clean) ** 2, axis=tuple(range(1, clean.ndim)))
-    return 10.0 * np.log10(1.0 / np.maximum(mse, 1e-20))
+    """10 log10(1 / MSE_i) for each image i (peak 1; MSE over the pixels of one image).
+
+    The same function as `keras_gahb.metrics.psnr` (capped at 100 dB).
+    """
+    return metrics.psnr(estimate, clean)
 
 
 def sigma_key(sigma):
@@ -28,13 +28,16 @@ class PSNRCallback(keras.callbacks.Callback):
 
     For each set (a fixed subset of the training images, the test set) and
     each sigma in `sigmas`, the noisy images y = x + sigma z are drawn ONCE
-    (seed fixed, identical at every evaluation); at the end of every
+    (`keras_gahb.metrics.noisy_versions`: one z per set for all sigmas, seed
+    fixed, identical at every evaluation); at the end of every
     `every`-th epoch the model denoises them (inference mode, with the EMA
     weights if the optimizer keeps them) and the callback adds to the epoch
     logs (hence History, CSV and TensorBoard):
 
     - `train_psnr_s{sigma}`, `test_psnr_s{sigma}`: mean over images of the
-      per-image PSNR 10 log10(1 / MSE_i) of the denoised image, in dB;
+      per-image PSNR 10 log10(1 / MSE_i) of the denoised image, in dB
+      (`keras_gahb.metrics.mean_psnr`; with the same images and seed,
+      `keras_gahb.analysis.psnr_curve` gives the same numbers);
     - `train_psnr_mean`, `test_psnr_mean`: their mean over sigmas.
 
     The input PSNR of the noisy images is in `input_psnr`; the last curves
@@ -73,8 +76,7 @@ class PSNRCallback(keras.callbacks.Callback):
         self.every = int(every)
         self.use_ema = bool(use_ema)
         self.sets = {}
-        for set_index, (name, images) in enumerate((("train", train_images),
-                                                    ("test", test_images))):
+        for name, images in (("train", train_images), ("test", test_images)):
             if images is None:
                 continue
             clean = np.asarray(images, dtype=np.float32)
@@ -82,15 +84,11 @@ class PSNRCallback(keras.callbacks.Callback):
                 raise ValueError(
                     f"{name}_images must have shape (n, H, W, C) with n >= 1, got {clean.shape}."
                 )
-            noisy = [
-                add_noise(clean, sigma, seed=np.random.default_rng([self.seed, set_index, i]))
-                for i, sigma in enumerate(self.sigmas)
-            ]
-            self.sets[name] = (clean, noisy)
+            self.sets[name] = (clean, metrics.noisy_versions(clean, self.sigmas, self.seed))
         if not self.sets:
             raise ValueError("Give train_images, test_images or both.")
         self.input_psnr = {
-            name: [float(np.mean(psnr_per_image(y, clean))) for y in noisy]
+            name: [metrics.mean_psnr(y, clean) for y in noisy]
             for name, (clean, noisy) in self.sets.items()
         }
         self.curves = None
@@ -115,10 +113,7 @@ class PSNRCallback(keras.callbacks.Callback):
         curves = {"sigmas": list(self.sigmas)}
         with context:
             for name, (clean, noisy) in self.sets.items():
-                curves[name] = [
-                    float(np.mean(psnr_per_image(self._denoise(model, y), clean)))
-                    for y in noisy
-                ]
+                curves[name] = [metrics.mean_psnr(self._denoise(model, y), clean) for y in noisy]
         self.curves = curves
         return curves
 

@@ -18,7 +18,12 @@ from keras_gahb.data import (
 from keras_gahb.data.noise import as_image_array
 from keras_gahb.training import plots
 from keras_gahb.training.denoised_grid_callback import DenoisedGridCallback
-from keras_gahb.training.distribution import distribution_scope, num_replicas
+from keras_gahb.training.distribution import (
+    distribution_scope,
+    initialize_cluster,
+    is_chief,
+    num_replicas,
+)
 from keras_gahb.training.precision import check_precision
 from keras_gahb.training.psnr_callback import PSNRCallback, sigma_key
 from keras_gahb.training.recipe import auto_ema_momentum, compile_denoiser, resolve_jit_compile
@@ -86,6 +91,8 @@ def train(run_dir, train_images=None, test_images=None, callbacks=(), verbose=1,
         Kadkhodaie et al., ICLR 2024, https://arxiv.org/abs/2310.02557
     """
     config = TrainConfig.from_dict(options)
+    initialize_cluster(config.strategy)  # before any TensorFlow/JAX op (the precision probe too)
+    chief = is_chief(config.strategy)  # across processes, only the chief writes run_dir
     channels = config.channels if train_images is None else np.shape(train_images)[-1]
     check_precision(config.precision, channels)
     run_dir = os.fspath(run_dir)
@@ -101,10 +108,12 @@ def train(run_dir, train_images=None, test_images=None, callbacks=(), verbose=1,
         "config": config.to_dict(),
         "data": {"train": _fingerprint(train_x), "test": _fingerprint(test_x)},
     }
-    os.makedirs(run_dir, exist_ok=True)
-    _check_or_write_config(run_dir, record, verbose=verbose)
-    if split_record is not None and not os.path.exists(os.path.join(run_dir, "split.json")):
-        atomic_write_json(os.path.join(run_dir, "split.json"), split_record)
+    if chief:
+        os.makedirs(run_dir, exist_ok=True)
+    _check_or_write_config(run_dir, record, verbose=verbose, write=chief)
+    split_path = os.path.join(run_dir, "split.json")
+    if chief and split_record is not None and not os.path.exists(split_path):
+        atomic_write_json(split_path, split_record)
 
     state = load_state(run_dir)
     if state is not None and state.get("status") == "finished":
@@ -158,17 +167,19 @@ def train(run_dir, train_images=None, test_images=None, callbacks=(), verbose=1,
         )
         checkpoint = RunCheckpoint(run_dir, state, psnr_callback=psnr,
                                    images_per_epoch=steps * config.batch_size
-                                   if drop_remainder else per_epoch, replicas=replicas)
+                                   if drop_remainder else per_epoch, replicas=replicas,
+                                   write=chief)
         log_dir = os.path.join(run_dir, "logs")
         built_in = [_TrainTimer(checkpoint), _NonFiniteGuard(), psnr]
         if config.grid_images:
             built_in.append(DenoisedGridCallback(
-                test_x[: config.grid_images], os.path.join(run_dir, "denoised_grid.png"),
+                test_x[: config.grid_images],
+                os.path.join(run_dir, "denoised_grid.png") if chief else None,
                 sigma=config.grid_sigma, seed=config.seed, every=config.eval_every,
-                log_dir=log_dir if config.tensorboard else None,
+                log_dir=log_dir if config.tensorboard and chief else None,
             ))
         built_in.append(checkpoint)
-        if config.tensorboard:
+        if config.tensorboard and chief:
             built_in.append(keras.callbacks.TensorBoard(log_dir, write_graph=False,
                                                         profile_batch=0))
         if initial_epoch < config.epochs:
@@ -188,7 +199,8 @@ def train(run_dir, train_images=None, test_images=None, callbacks=(), verbose=1,
     if checkpoint.epoch < config.epochs:
         # A callback stopped training early (e.g. EarlyStopping): keep the run resumable.
         return _result(run_dir, checkpoint.state("running"), resumed=bool(initial_epoch))
-    _write_curves(run_dir, psnr, checkpoint)
+    if chief:
+        _write_curves(run_dir, psnr, checkpoint)
     checkpoint.write_state("finished")
     return _result(run_dir, checkpoint.state("finished"), resumed=bool(initial_epoch))
 
@@ -314,7 +326,7 @@ def _fingerprint(images):
     return {"shape": list(images.shape), "sha256": digest.hexdigest()[:16]}
 
 
-def _check_or_write_config(run_dir, record, verbose=0):
+def _check_or_write_config(run_dir, record, verbose=0, write=True):
     path = os.path.join(run_dir, CONFIG_FILE)
     if os.path.exists(path):
         saved = read_json(path)
@@ -327,6 +339,8 @@ def _check_or_write_config(run_dir, record, verbose=0):
                 f"{run_dir} holds a run with different settings ({'; '.join(differences[:6])}). "
                 "Use a new output directory, or delete this one to start over."
             )
+        if not write:  # the chief replaces them
+            return
         # Nothing was trained here yet (e.g. an earlier command failed): the new settings win.
         if verbose:
             print(f"{run_dir} holds no finished epoch yet: replacing its settings "
@@ -334,6 +348,8 @@ def _check_or_write_config(run_dir, record, verbose=0):
         split_path = os.path.join(run_dir, "split.json")
         if os.path.exists(split_path):
             os.remove(split_path)
+    if not write:
+        return
     import keras_gahb
 
     atomic_write_json(path, {

@@ -4,6 +4,7 @@ import csv
 import io
 import math
 import os
+import tempfile
 import time
 
 import keras
@@ -42,6 +43,10 @@ class RunCheckpoint(keras.callbacks.Callback):
         psnr_callback: optional `PSNRCallback` whose records are stored.
         images_per_epoch: images per epoch, for the logged throughput.
         replicas: devices the batch is split over (recorded in the state).
+        write: False on the non-chief processes of a multi-process run: they
+            save the same files into a temporary folder that is then deleted
+            (saving runs collective ops that every worker must join), and
+            `run_dir` has one writer. Defaults to True.
 
     Example:
 
@@ -50,7 +55,7 @@ class RunCheckpoint(keras.callbacks.Callback):
     """
 
     def __init__(self, run_dir, state=None, monitor="test_psnr_mean", psnr_callback=None,
-                 images_per_epoch=None, replicas=1):
+                 images_per_epoch=None, replicas=1, write=True):
         super().__init__()
         self.run_dir = os.fspath(run_dir)
         state = state or {}
@@ -63,6 +68,7 @@ class RunCheckpoint(keras.callbacks.Callback):
         self.psnr_callback = psnr_callback
         self.images_per_epoch = images_per_epoch
         self.replicas = int(replicas)
+        self.write = bool(write)
         self.nonfinite_epoch = None
         self._begin = None
         self._train_seconds = None
@@ -118,23 +124,33 @@ class RunCheckpoint(keras.callbacks.Callback):
         }
 
     def write_state(self, status):
+        if not self.write:
+            return
         atomic_write_json(os.path.join(self.run_dir, STATE_FILE), self.state(status))
 
     def _save(self, epoch, improved):
-        folder = os.path.join(self.run_dir, CHECKPOINT_DIR)
-        os.makedirs(folder, exist_ok=True)
         name = os.path.join(CHECKPOINT_DIR, f"epoch-{epoch:05d}.weights.h5")
-        save_weights_atomic(self.model, os.path.join(self.run_dir, name))
-        with ema_weights(self.model):
-            save_model_atomic(self.model, os.path.join(self.run_dir, "model.keras"))
-            if improved:
-                save_model_atomic(self.model, os.path.join(self.run_dir, "model_best.keras"))
+        if not self.write:
+            with tempfile.TemporaryDirectory() as scratch:
+                self._save_models(scratch, name, improved)
+            self.epoch, self.checkpoint = epoch, name
+            return
+        folder = os.path.join(self.run_dir, CHECKPOINT_DIR)
+        self._save_models(self.run_dir, name, improved)
         write_history_csv(os.path.join(self.run_dir, "history.csv"), self.rows)
         self.epoch, self.checkpoint = epoch, name
         self.write_state("running")
         for old in os.listdir(folder):
             if old.endswith(".weights.h5") and os.path.join(CHECKPOINT_DIR, old) != name:
                 os.remove(os.path.join(folder, old))
+
+    def _save_models(self, root, name, improved):
+        os.makedirs(os.path.join(root, CHECKPOINT_DIR), exist_ok=True)
+        save_weights_atomic(self.model, os.path.join(root, name))
+        with ema_weights(self.model):
+            save_model_atomic(self.model, os.path.join(root, "model.keras"))
+            if improved:
+                save_model_atomic(self.model, os.path.join(root, "model_best.keras"))
 
 
 def load_state(run_dir):

@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 
 import matplotlib.image
 import numpy as np
@@ -99,3 +100,31 @@ def test_analyze_bad_input(args, message, tmp_path):
     assert result.exit_code != 0
     assert isinstance(result.exception, SystemExit)
     assert message in result.output
+
+
+def test_similarity_cli_headlines_the_correlation(tmp_path):
+    """Two sets of samples 0.5 + a and 0.5 + b with a, b zero-mean and orthogonal: plain cosine
+    0.25 D / sqrt((0.25 D + |a|^2)(0.25 D + |b|^2)) is near 1, the correlation (mean-removed
+    cosine) is 0."""
+    rng = np.random.default_rng(0)
+    u = rng.standard_normal((3, 64))
+    v = rng.standard_normal((3, 64))
+    for x in (u, v):
+        x -= x.mean(axis=1, keepdims=True)
+    v -= (np.sum(u * v, axis=1, keepdims=True) / np.sum(u * u, axis=1, keepdims=True)) * u
+    a = (0.5 + 0.05 * u).reshape(3, 8, 8, 1).astype("float32")
+    b = (0.5 + 0.05 * v).reshape(3, 8, 8, 1).astype("float32")
+    np.savez(tmp_path / "a.npz", images=a)
+    np.savez(tmp_path / "b.npz", images=b)
+    np.save(tmp_path / "train.npy", a)
+    result = _invoke(["analyze", "similarity", str(tmp_path / "a.npz"), "--train",
+                      str(tmp_path / "train.npy"), "--compare", str(tmp_path / "b.npz"),
+                      "--out", str(tmp_path / "sim")])
+    assert result.exit_code == 0, result.output
+    line = next(s for s in result.output.splitlines() if "between the two models" in s)
+    assert line.startswith("mean correlation between the two models' samples: ")
+    correlation, plain = (float(x) for x in re.findall(r"-?\d+\.\d{4}", line))
+    assert abs(correlation) < 1e-3
+    norms = [np.sum((0.05 * x) ** 2, axis=1) for x in (u, v)]
+    expected_plain = np.mean(16 / np.sqrt((16 + norms[0]) * (16 + norms[1])))
+    assert plain == pytest.approx(expected_plain, abs=2e-4) and plain > 0.99

@@ -15,15 +15,22 @@ def images():
 def test_psnr_curve_of_zero_denoiser(images):
     curve = analysis.psnr_curve(lambda y: 0 * y, images, [0.1, 0.2], seed=0)
     np.testing.assert_allclose(curve["input_psnr"], [20.0, -10 * np.log10(0.04)])
-    expected = -10 * np.log10(np.mean(images.astype(np.float64) ** 2))
+    # keras_gahb.metrics' convention: the mean over images of the per-image PSNR.
+    expected = np.mean(-10 * np.log10(np.mean(images.astype(np.float64) ** 2, axis=(1, 2, 3))))
     np.testing.assert_allclose(curve["output_psnr"], [expected, expected], rtol=1e-6)
 
 
 def test_psnr_curve_of_identity_is_input_psnr():
     x = np.full((64, 16, 16, 1), 0.5, np.float32)
     curve = analysis.psnr_curve(lambda y: y, x, [0.05, 0.2], seed=1)
-    # MSE = sigma^2 mean(z^2): within a few standard errors of sigma^2 for 16384 values.
-    np.testing.assert_allclose(curve["output_psnr"], curve["input_psnr"], atol=0.05)
+    # MSE_i = sigma^2 chi2_D / D per image (D = 256 pixels), so with keras_gahb.metrics'
+    # convention (mean over images of the per-image PSNR) the expected output PSNR is
+    # -10 log10(sigma^2) - 10 E[log10(chi2_D / D)] = input PSNR + (10 / ln 10)(ln(D/2) - psi(D/2)).
+    from scipy.special import digamma
+
+    d = 16 * 16
+    expected = curve["input_psnr"] + 10 / np.log(10) * (np.log(d / 2) - digamma(d / 2))
+    np.testing.assert_allclose(curve["output_psnr"], expected, atol=0.05)
 
 
 def test_train_test_gap_of_memorizing_denoiser(images):

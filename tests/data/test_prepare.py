@@ -61,8 +61,13 @@ def test_cli_list_prepare_show(tmp_path):
             str(out), "-o", "alpha=2", "--quiet"]
     result = runner.invoke(gahb, args)
     assert result.exit_code == 0, result.output
-    assert "5 images" in result.output
+    assert "5 images" in result.output and "manifest.json written" in result.output
     assert json.loads((out / "manifest.json").read_text())["config"]["options"] == {"alpha": 2}
+    stamp = os.path.getmtime(out / "manifest.json")
+    result = runner.invoke(gahb, args)  # a finished folder: nothing is rewritten, and it says so
+    assert result.exit_code == 0, result.output
+    assert "already complete, nothing written" in result.output
+    assert os.path.getmtime(out / "manifest.json") == stamp
     png = tmp_path / "grid.png"
     result = runner.invoke(gahb, ["data", "show", "discs", "--n", "4", "--size", "8",
                                   "--out", str(png)])

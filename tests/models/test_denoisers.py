@@ -100,15 +100,21 @@ def test_receptive_field_matches_the_gradient_support():
     """The stated receptive field equals the support of d f(y)[center] / d y."""
     model = BiasFreeUNet(levels=1, base_channels=4)
     assert model.receptive_field == 18
+    unet2 = BiasFreeUNet(levels=2, base_channels=4)
     cnn = BFCNN(num_layers=5, channels=4)
-    size = 32
-    for net in (cnn,):
+    size = 64
+    for net in (cnn, model, unet2):
         y = _noisy((1, size, size, 1))
-        rows = []
-        for shift in range(size):
-            # Response at the center to a perturbation along the center row.
-            delta = np.zeros_like(y)
-            delta[0, size // 2, shift, 0] = 1e-2
-            diff = keras.ops.convert_to_numpy(net(y + delta) - net(y))[0, size // 2, size // 2, 0]
-            rows.append(abs(diff) > 1e-7)
-        assert sum(rows) == net.receptive_field
+        # Response at the center to a perturbation at each pixel of the center row (one batch).
+        deltas = np.zeros((size, size, size, 1), "float32")
+        deltas[np.arange(size), size // 2, np.arange(size), 0] = 1e-2
+        diff = keras.ops.convert_to_numpy(net(y + deltas) - net(y))[:, size // 2, size // 2, 0]
+        support = np.flatnonzero(np.abs(diff) > 1e-7)
+        if isinstance(net, BFCNN):
+            assert len(support) == net.receptive_field
+        else:
+            # UNets: the support never spans more than the stated field (its position depends on
+            # the pooling grid); at the field's edge a pixel whose every path meets an inactive
+            # ReLU can have exactly zero effect (seen under JAX), hence the lower bound RF - 2.
+            span = support.max() - support.min() + 1
+            assert net.receptive_field - 2 <= span <= net.receptive_field, type(net).__name__

@@ -84,3 +84,22 @@ class GaussianSubspacePrior:
             v = (1 - h * a) ** 2 * v + g2 * sigma2
             n = (1 - h) ** 2 * n + g2 * sigma2
             t += 1
+
+
+class NoisyFloorDenoiser:
+    """f(y) = mean + c (y - mean) + floor * xi, xi ~ N(0, I) drawn afresh at every call.
+
+    A denoiser with an error floor (use compiled=False): d = f(x) - x has
+    ||d||^2 / D = (1 - c)^2 ||x - m||^2 / D + floor^2 + O(1/sqrt(D)), so the
+    sampler's sigma_t can never fall much below `floor`.
+    """
+
+    def __init__(self, c=0.5, floor=0.05, mean=0.5, seed=0):
+        self.c, self.floor, self.mean = c, floor, mean
+        self.rng = np.random.default_rng(seed)
+
+    def __call__(self, y):
+        y = keras.ops.convert_to_numpy(y)
+        xi = self.rng.standard_normal(y.shape).astype(np.float32)
+        out = (self.mean + self.c * (y - self.mean) + self.floor * xi).astype(np.float32)
+        return keras.ops.convert_to_tensor(out)

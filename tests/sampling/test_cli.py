@@ -45,7 +45,8 @@ def test_sample_and_compare_two_models(models, tmp_path):
     a, b = a - a.mean(1, keepdims=True), b - b.mean(1, keepdims=True)
     expected = np.sum(a * b, 1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)
     np.testing.assert_allclose(comparison["cosine_similarity_mean_removed"], expected, rtol=1e-4)
-    assert "3 stopped at max_steps" in result.output and "mean cosine similarity" in result.output
+    assert "3 stopped at max_steps" in result.output
+    assert "mean correlation (mean-removed cosine)" in result.output and "plain cosine" in result.output
 
 
 def test_compare_same_model_gives_cosine_one(models, tmp_path):

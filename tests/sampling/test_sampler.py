@@ -195,3 +195,54 @@ def test_model_with_wrong_channels():
 def test_not_a_denoiser():
     with pytest.raises(ValueError, match="callable"):
         sample("model.keras", SHAPE)
+
+
+def test_noise_floor_stops_at_the_lowest_sigma():
+    """A denoiser with an error floor of 0.05 cannot reach sigma_final = 0.01: without the floor
+    rule the loop runs to max_steps; with it every image stops at its lowest sigma_t, which is
+    the floor (sigma_t^2 = (1 - c)^2 ||x - m||^2 / D + floor^2), counted as converged."""
+    from tests.sampling.denoisers import NoisyFloorDenoiser
+
+    shape, floor = (4, 16, 16, 1), 0.05
+    plain = sample(NoisyFloorDenoiser(floor=floor), shape, seed=0, max_steps=200,
+                   floor_factor=None, compiled=False)
+    assert not plain.converged.any() and not plain.diverged.any() and not plain.at_floor.any()
+    assert np.all(plain.steps == 200)
+    assert np.all(plain.sigma_matrix()[:, 100:] > 0.8 * floor)  # the floor is real
+
+    result = sample(NoisyFloorDenoiser(floor=floor), shape, seed=0, max_steps=200,
+                    compiled=False)
+    assert result.at_floor.all() and result.converged.all() and not result.diverged.any()
+    assert np.all(result.steps < 200)
+    for trajectory, steps in zip(result.sigmas, result.steps):
+        # Stopped at the first step where the schedule, since the lowest sigma_t, should have
+        # halved the noise: prod over s of (1 - beta h_s) <= 1 / 2 (beta = 0.1, h0 = 0.01).
+        lowest = int(np.argmin(trajectory)) + 1  # the step t of the minimum
+        shrink = np.cumprod([1 - 0.1 * step_size(t, 0.01) for t in range(lowest + 1, 201)])
+        assert steps == lowest + 1 + int(np.argmax(shrink <= 0.5))
+    np.testing.assert_allclose(result.final_sigmas, [np.min(s) for s in result.sigmas])
+    # sigma_t^2 >= floor^2 (up to the 4 % noise of a 256-pixel estimate); at h -> 1 the
+    # stationary iterate gives sigma^2 = (1 + 0.83) floor^2 for c = 0.5, beta = 0.1.
+    assert np.all(result.final_sigmas > 0.9 * floor)
+    assert np.all(result.final_sigmas < 1.4 * floor)
+    # The output is the denoising at the lowest sigma: m + c (x - m) + floor xi with
+    # ||x - m|| small there, so its spread is about the floor (not the noise of x_0).
+    spread = np.sqrt(np.mean((result.images - 0.5) ** 2, axis=(1, 2, 3)))
+    assert np.all(spread < 3 * floor)
+    assert "4 at the denoiser's noise floor" in result.summary()
+
+
+def test_floor_rule_leaves_the_paper_loop_unchanged_when_sigma_final_is_reached():
+    prior = GaussianSubspacePrior(image_shape=(8, 8, 1))
+    kwargs = dict(shape=(6, 8, 8, 1), seed=2, sigma_final=0.01)
+    with_rule = sample(prior, **kwargs)
+    without = sample(prior, floor_factor=None, **kwargs)
+    assert with_rule.converged.all() and not with_rule.at_floor.any()
+    np.testing.assert_array_equal(with_rule.images, without.images)
+    np.testing.assert_array_equal(with_rule.steps, without.steps)
+
+
+@pytest.mark.parametrize("value", [1.0, 0.5, -1, float("inf"), True, "2"])
+def test_floor_factor_must_exceed_one(value):
+    with pytest.raises(ValueError, match="floor_factor"):
+        sample(shrink_denoiser(0.5), SHAPE, floor_factor=value)

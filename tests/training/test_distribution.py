@@ -52,7 +52,7 @@ def _run(tmp_path, backend, strategy, extra_env=None):
         env=env, capture_output=True, text=True, timeout=600,
     )
     assert process.returncode == 0, process.stderr[-3000:]
-    line = next(l for l in process.stdout.splitlines() if l.startswith("RESULT"))
+    line = next(text for text in process.stdout.splitlines() if text.startswith("RESULT"))
     return json.loads(line[len("RESULT"):])
 
 

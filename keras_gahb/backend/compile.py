@@ -1,4 +1,4 @@
-"""Compile a function of tensors with the current backend's own compiler (one place).
+"""Compile a function of tensors with the current backend's own compiler.
 
 The sampler's step is written with keras.ops; this module turns it into a
 compiled function and makes a Keras model callable as a pure function of its
@@ -24,7 +24,7 @@ def compile_function(fn, backend=None):
 
     Example:
 
-    >>> step = keras_gahb.sampling.compile_function(lambda x: keras.ops.square(x) + 1.0)
+    >>> step = keras_gahb.backend.compile_function(lambda x: keras.ops.square(x) + 1.0)
     >>> float(step(keras.ops.ones(())))
     2.0
     """

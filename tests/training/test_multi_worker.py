@@ -1,0 +1,152 @@
+"""Two worker processes on 127.0.0.1 train one model with MultiWorkerMirroredStrategy.
+
+Each worker runs `gahb train --strategy multi_worker` (the command of
+docs/distributed.md) with its TF_CONFIG, through a small driver that adds an
+observing callback to the run: it records the training weights after every
+epoch and can kill its own process (SIGKILL) at the end of an epoch. The test
+checks that the two workers hold identical weights after each epoch, that only
+the chief writes (the non-chief is given another --out folder, which must stay
+absent), and that after a worker is killed, the same command on both workers
+resumes from the last checkpoint and finishes.
+"""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+
+import keras
+import numpy as np
+import pytest
+
+DRIVER = textwrap.dedent("""
+    import json, os, signal, sys
+    import keras
+    import keras_gahb.training as training
+
+    log_path, kill_after, argv = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
+
+    class Observe(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            weights = [keras.ops.convert_to_numpy(v.value).ravel().tolist()
+                       for v in self.model.trainable_variables]
+            with open(log_path, "a") as f:
+                f.write(json.dumps({"epoch": epoch + 1, "weights": weights}) + "\\n")
+            if epoch + 1 == kill_after:
+                os.kill(os.getpid(), signal.SIGKILL)
+
+    train = training.train
+    training.train = lambda out, **options: train(out, callbacks=[Observe()], **options)
+    from cli.main import gahb
+    gahb.main(args=argv, prog_name="gahb")
+""")
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+FLAGS = ["--dataset", "faces", "--n", "8", "--test-size", "4", "--image-size", "8",
+         "--preset", "unet_tiny", "--epochs", "2", "--batch-size", "4",
+         "--eval-sigmas", "0.1", "--eval-train-size", "4", "--quiet"]
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _tf_config(ports, index):
+    return json.dumps({"cluster": {"worker": [f"127.0.0.1:{p}" for p in ports]},
+                       "task": {"type": "worker", "index": index}})
+
+
+def _start(tmp_path, name, out, tf_config, kill_after=0):
+    env = {**os.environ, "KERAS_BACKEND": "tensorflow", "TF_CPP_MIN_LOG_LEVEL": "3",
+           "TF_CONFIG": tf_config, "PYTHONPATH": ROOT}
+    log = open(tmp_path / f"{name}.out", "w")
+    args = ["train", *FLAGS, "--strategy", "multi_worker", "--out", str(out)]
+    return subprocess.Popen(
+        [sys.executable, "-c", DRIVER, str(tmp_path / f"{name}.jsonl"), str(kill_after), *args],
+        env=env, stdout=log, stderr=subprocess.STDOUT)
+
+
+def _epochs(path):
+    with open(path) as f:
+        return [json.loads(line) for line in f]
+
+
+def _output(tmp_path, name):
+    return (tmp_path / f"{name}.out").read_text()[-3000:]
+
+
+def _assert_same_weights(a, b):
+    assert a["epoch"] == b["epoch"]
+    for x, y in zip(a["weights"], b["weights"]):
+        np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(keras.backend.backend() != "tensorflow",
+                    reason="MultiWorkerMirroredStrategy is tf.distribute (TensorFlow backend)")
+def test_two_workers_agree_only_the_chief_writes_and_a_killed_worker_resumes(tmp_path):
+    run, other = tmp_path / "run", tmp_path / "worker1_out"
+    # 1. Both workers start; worker 1 is killed at the end of epoch 1.
+    ports = [_free_port(), _free_port()]
+    chief = _start(tmp_path, "chief1", run, _tf_config(ports, 0))
+    worker = _start(tmp_path, "worker1", other, _tf_config(ports, 1), kill_after=1)
+    assert worker.wait(timeout=300) == -signal.SIGKILL, _output(tmp_path, "worker1")
+    try:  # the chief stops on the lost peer (TensorFlow's heartbeat) or is stopped here
+        chief.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        chief.kill()
+        chief.wait()
+    assert chief.returncode != 0, _output(tmp_path, "chief1")
+    state = json.loads((run / "state.json").read_text())
+    assert state["epoch"] == 1 and state["status"] == "running"
+    assert os.path.exists(run / state["checkpoint"])
+    assert not other.exists()  # the non-chief wrote nothing, not even its --out folder
+    first_chief, first_worker = _epochs(tmp_path / "chief1.jsonl"), _epochs(
+        tmp_path / "worker1.jsonl")
+    assert [e["epoch"] for e in first_worker] == [1]
+    _assert_same_weights(first_chief[0], first_worker[0])
+
+    # 2. The same command on both workers (one shared --out) resumes after epoch 1.
+    ports = [_free_port(), _free_port()]
+    chief = _start(tmp_path, "chief2", run, _tf_config(ports, 0))
+    worker = _start(tmp_path, "worker2", run, _tf_config(ports, 1))
+    assert worker.wait(timeout=300) == 0, _output(tmp_path, "worker2")
+    assert chief.wait(timeout=120) == 0, _output(tmp_path, "chief2")
+    for name in ("chief2", "worker2"):  # epoch 2 only: both resumed from the checkpoint
+        assert [e["epoch"] for e in _epochs(tmp_path / f"{name}.jsonl")] == [2]
+    _assert_same_weights(_epochs(tmp_path / "chief2.jsonl")[0],
+                         _epochs(tmp_path / "worker2.jsonl")[0])
+    state = json.loads((run / "state.json").read_text())
+    assert state["status"] == "finished" and state["epoch"] == 2 and state["replicas"] == 2
+    assert [row["epoch"] for row in state["history"]] == [1, 2]
+    assert os.listdir(run / "checkpoints") == ["epoch-00002.weights.h5"]
+    for name in ("model.keras", "model_best.keras", "history.csv", "psnr_curves.json"):
+        assert (run / name).exists(), name
+
+
+def test_chief_is_read_from_tf_config(monkeypatch):
+    from keras_gahb.training import is_chief
+
+    def config(cluster, kind, index):
+        monkeypatch.setenv("TF_CONFIG", json.dumps({"cluster": cluster,
+                                                    "task": {"type": kind, "index": index}}))
+
+    workers = {"worker": ["a:1", "b:2"]}
+    config(workers, "worker", 0)
+    assert is_chief("multi_worker")
+    config(workers, "worker", 1)
+    assert not is_chief("multi_worker")
+    config({"chief": ["c:0"], **workers}, "worker", 0)
+    assert not is_chief("multi_worker")
+    config({"chief": ["c:0"], **workers}, "chief", 0)
+    assert is_chief("multi_worker")
+    monkeypatch.setenv("TF_CONFIG", "{not json")
+    with pytest.raises(ValueError, match="TF_CONFIG is not valid JSON"):
+        is_chief("multi_worker")
+    monkeypatch.delenv("TF_CONFIG")
+    assert is_chief("multi_worker") and is_chief(None)
