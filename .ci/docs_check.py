@@ -55,6 +55,11 @@ EXAMPLES = {
     ]),
     "train_model_fit.py": ([], [r"test PSNR gain at sigma=0\.1: \+[2-9]\.\d\d dB",
                                 r"max \|f\(2y\) - 2 f\(y\)\| = "]),
+    "gamma_init_floor.py": (["--images", "1024", "--out", "gamma_example"], [
+        r"input PSNR: +40\.00 +33\.98",                       # -20 log10 sigma, sigma 0.01, 0.02
+        r" ones out: +-?\d+\.\d\d.*\(\d+ s\)",
+        r"authors out: +-?\d+\.\d\d.*\(\d+ s\)",
+    ]),
     "reproduce_tiny.py": (["example_tiny"], [r"\[(PASS|FAIL)\] transition", r"report\.html"]),
     "convert_official_checkpoint.py": ([], [
         r"max \|\(y - keras\(y\)\) - torch\(y\)\| = \d\.\d\de-0[5-9]",  # Keras = PyTorch
