@@ -8,7 +8,7 @@ from keras_gahb import analysis, data
 from keras_gahb.analysis import figures
 from keras_gahb.experiments.plan import plan
 from keras_gahb.experiments.reproduction_config import PAPER_CALPHA_SLOPES
-from keras_gahb.experiments.trained_models import load_denoiser, train_model
+from keras_gahb.experiments.trained_models import load_denoiser, train_models
 from keras_gahb.utils import atomic_write_json
 
 #: A measured slope within this distance of alpha / (alpha + 1) counts as optimal.
@@ -23,16 +23,21 @@ def run_calpha(config, run_dir, verbose=1):
     os.makedirs(out, exist_ok=True)
     fits, curves = {}, {}
     specs = {spec.split: spec for spec in plan(config, run_dir) if spec.part == "calpha"}
+    pools = {
+        alpha: data.get_images("calpha", config.calpha_n + config.test_size, config.image_size,
+                               seed=config.seed, alpha=alpha, variant=config.calpha_variant)
+        for alpha in config.calpha_alphas
+    }
+    chosen = [specs[f"alpha{alpha:g}"] for alpha in config.calpha_alphas]
+    train_models([spec.run_dir for spec in chosen], config,
+                 train_sets=[pools[a][: config.calpha_n] for a in config.calpha_alphas],
+                 test_sets=[pools[a][config.calpha_n:] for a in config.calpha_alphas],
+                 images_per_model=config.calpha_images_per_model,
+                 seeds=[spec.seed for spec in chosen], verbose=verbose,
+                 labels=[f"C^alpha alpha={a:g}" for a in config.calpha_alphas])
     for alpha in config.calpha_alphas:
-        pool = data.get_images(
-            "calpha", config.calpha_n + config.test_size, config.image_size,
-            seed=config.seed, alpha=alpha, variant=config.calpha_variant,
-        )
+        pool = pools[alpha]
         spec = specs[f"alpha{alpha:g}"]
-        train_model(spec.run_dir, config, train_images=pool[: config.calpha_n],
-                    test_images=pool[config.calpha_n:],
-                    images_per_model=config.calpha_images_per_model, seed=spec.seed,
-                    verbose=verbose, label=f"C^alpha alpha={alpha:g}")
         denoiser = load_denoiser(spec.run_dir)
         mse = analysis.mse_curve(denoiser, pool[config.calpha_n:], config.slope_sigmas,
                                  seed=config.seed)

@@ -173,11 +173,18 @@ def _scaled_down_notes(config):
     return notes
 
 
+#: Settings that change how the models are computed, not what they are: a run may resume with
+#: other values.
+EXECUTION_OPTIONS = ("stack",)
+
+
 def _check_or_write_config(run_dir, config):
     path = os.path.join(run_dir, "config.json")
     current = json.loads(json.dumps(config.to_dict()))
     if os.path.exists(path):
         saved = read_json(path)
+        for key in EXECUTION_OPTIONS:
+            saved[key] = current[key]
         if saved != current and not _holds_results(run_dir):
             atomic_write_json(path, current)  # nothing done yet: the new settings win
         elif saved != current:

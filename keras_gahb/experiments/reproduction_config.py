@@ -61,6 +61,11 @@ class ReproductionConfig:
             "calpha" sweep ("authors" or "fixed_ranges"; `keras_gahb.data`).
         gahb_ks: numbers K of basis vectors of the GAHB adaptivity check.
         precision: "float32", "mixed_bfloat16" or "mixed_float16".
+        stack: train the models of one N (S1, S2, S1') and the C^alpha models
+            side by side in one step (`keras_gahb.training.train_stacked`): the
+            same models up to float rounding, about 1.8x faster on a 2-core CPU.
+            An execution setting, not part of the science: a run may be resumed
+            with either value. Default True.
     """
 
     scale: str = "quick"
@@ -101,6 +106,7 @@ class ReproductionConfig:
     calpha_variant: str = "authors"
     gahb_ks: tuple = (8, 16, 32, 64, 128)
     precision: str = "float32"
+    stack: bool = True
 
     def to_dict(self):
         """A JSON-ready dict (tuples as lists)."""

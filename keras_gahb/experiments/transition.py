@@ -17,7 +17,7 @@ from keras_gahb.experiments.plan import (
     transition_model_dir,
     transition_seed,
 )
-from keras_gahb.experiments.trained_models import load_denoiser, train_model
+from keras_gahb.experiments.trained_models import load_denoiser, train_models
 from keras_gahb.utils import atomic_path, atomic_write_json, save_npz_atomic
 
 #: The noise level of the headline train-test gap and of the "trained" check.
@@ -59,18 +59,18 @@ def train_transition_models(config, run_dir, only=None, verbose=1):
     """Train (or resume) the models of every N; `only=(n, split, replicate)` trains one."""
     pool, splits = transition_pool(config)
     for n in config.n_values:
-        for split, replicate in transition_members(config):
-            if only is not None and tuple(only) != (n, split, replicate):
-                continue
-            indices = getattr(splits[n], split)
-            seed = transition_seed(config, n, split, replicate)
-            name = split.upper() + ("'" * replicate)
-            train_model(
-                transition_model_dir(run_dir, n, split, replicate), config,
-                train_images=pool[indices], test_images=pool[splits[n].test],
-                images_per_model=config.images_per_model, seed=seed, verbose=verbose,
-                label=f"transition N={n} {name}",
-            )
+        members = [(split, replicate) for split, replicate in transition_members(config)
+                   if only is None or tuple(only) == (n, split, replicate)]
+        if not members:
+            continue
+        train_models(
+            [transition_model_dir(run_dir, n, s, r) for s, r in members], config,
+            train_sets=[pool[getattr(splits[n], s)] for s, _ in members],
+            test_sets=[pool[splits[n].test]] * len(members),
+            images_per_model=config.images_per_model,
+            seeds=[transition_seed(config, n, s, r) for s, r in members], verbose=verbose,
+            labels=[f"transition N={n} " + s.upper() + "'" * r for s, r in members],
+        )
     return pool, splits
 
 

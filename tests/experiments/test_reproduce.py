@@ -113,6 +113,24 @@ def test_a_lost_part_is_redone_from_its_saved_models(tiny_run, tmp_path):
         summary["parts"]["gahb"]["numbers"]["effective_dimensionality"], rel=1e-4)
 
 
+def test_stacked_models_are_complete_runs_that_unstacked_training_reuses(tiny_run, tmp_path):
+    """The tiny run trains each N's models stacked (the default); resumed with stack=False, every
+    model is found finished by `train` alone (nothing retrained) and the numbers are the same."""
+    run_dir, summary = tiny_run
+    copy = str(tmp_path / "copy")
+    shutil.copytree(run_dir, copy)
+    os.remove(os.path.join(copy, "parts", "transition.json"))
+    models = [m.run_dir for m in plan(config_for_scale("tiny"), copy) if m.part == "transition"]
+    stamps = {d: os.path.getmtime(os.path.join(d, "model.keras")) for d in models}
+    again = reproduce(copy, scale="tiny", parts=["transition"], stack=False, verbose=0)
+    assert {d: os.path.getmtime(os.path.join(d, "model.keras")) for d in models} == stamps
+    before = summary["parts"]["transition"]["numbers"]
+    after = again["parts"]["transition"]["numbers"]
+    for n, numbers in before.items():
+        assert after[n]["model_variance_s1_s2"] == pytest.approx(
+            numbers["model_variance_s1_s2"], rel=1e-5)
+
+
 def test_other_settings_in_the_same_folder_are_refused(tiny_run):
     run_dir, _ = tiny_run
     with pytest.raises(ValueError, match="other settings"):
