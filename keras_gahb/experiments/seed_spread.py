@@ -19,6 +19,7 @@ SPREAD_NUMBERS = (
     "baseline_fresh_to_closest_train",
     "memorization_ratio",
     "memorization_ratio_scale_invariant",
+    "copy_scale_median",
     "train_test_gap_db",
 )
 

@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
@@ -28,6 +29,7 @@ TRANSITION_NUMBERS = (
     "sample_cosine_to_closest_train",
     "memorization_ratio",
     "memorization_ratio_scale_invariant",
+    "copy_scale_median",
     "sampler_converged_fraction",
     "baseline_fresh_to_closest_train",
     "baseline_independent_images",
@@ -129,6 +131,20 @@ def test_stacked_models_are_complete_runs_that_unstacked_training_reuses(tiny_ru
     for n, numbers in before.items():
         assert after[n]["model_variance_s1_s2"] == pytest.approx(
             numbers["model_variance_s1_s2"], rel=1e-5)
+
+
+def test_copy_scale_is_the_scale_of_the_nearest_ray_point():
+    """Scaled copies a x_i (a bias-free denoiser's memorized rays) give back their a; an unrelated
+    image gives the projection coefficient, not 1."""
+    from keras_gahb.experiments.transition import _copy_scale
+
+    rng = np.random.default_rng(0)
+    x = rng.uniform(size=(5, 4, 4, 1))
+    a = np.array([0.3, 0.6, 1.0, 1.2, 0.9])
+    np.testing.assert_allclose(_copy_scale(a[:, None, None, None] * x, x), a, rtol=1e-12)
+    other = rng.uniform(size=(5, 4, 4, 1))
+    expected = (other * x).sum(axis=(1, 2, 3)) / (x * x).sum(axis=(1, 2, 3))
+    np.testing.assert_allclose(_copy_scale(other, x), expected, rtol=1e-12)
 
 
 def test_other_settings_in_the_same_folder_are_refused(tiny_run):
