@@ -12,14 +12,15 @@ Models of the same shape cost the same per image, so each distinct training
 step (preset, image size, batch, and stacking) is timed once for `--steps`
 steps with `benchmarks/train_throughput.run_benchmark` (Adam + EMA, the
 settings `keras_gahb.training.train` resolves), and the plan's time is
-projected as images / rate. With `--stack 3`, the three models of each N
-are timed as one stacked step (`keras_gahb.training.train_stacked`). The
-per-epoch evaluation and saving are not counted (a few seconds per model).
+projected as images / rate. As `gahb reproduce` does by default (`stack=True`),
+the three models of each N, and the C^alpha models, are timed as one stacked
+step (`keras_gahb.training.train_stacked`); `--no-stack` times them one by one.
+The per-epoch evaluation and saving are not counted (a few seconds per model).
 
 Usage:
 
     python benchmarks/reproduction_plan.py --scale quick
-    python benchmarks/reproduction_plan.py --scale quick --stack 3 --jit-compile on
+    python benchmarks/reproduction_plan.py --scale quick --no-stack
 """
 
 import os
@@ -35,8 +36,9 @@ CONTROLS_PER_N = 3  # S1, S2 and a control model
 @click.command()
 @click.option("--scale", default="quick", show_default=True)
 @click.option("--steps", default=30, show_default=True, help="Timed steps per distinct model.")
-@click.option("--stack", default=1, show_default=True, type=click.IntRange(1, CONTROLS_PER_N),
-              help="Train the models of one N side by side (1 or 3).")
+@click.option("--stack/--no-stack", default=True, show_default=True,
+              help="Train the models of one N (and the C^alpha models) side by side, as "
+                   "`gahb reproduce` does by default.")
 @click.option("--jit-compile", "jit", type=click.Choice(["auto", "on", "off"]), default="auto",
               show_default=True)
 @click.option("--backend", type=click.Choice(["tensorflow", "jax", "torch"]), default=None)
@@ -58,11 +60,11 @@ def main(scale, steps, stack, jit, backend):
     rates = {}
     total_seconds = total_cpu_seconds = total_images = 0.0
     click.echo(f"scale={scale} preset={config.preset} size={config.image_size} "
-               f"batch={config.batch_size} stack={stack} jit={jit} "
+               f"batch={config.batch_size} stacked={stack} jit={jit} "
                f"load={os.getloadavg()[0]:.2f} fp32 peak={peak:.1f} GFLOP/s "
                f"({peak_per_cpu:.1f} GFLOP/CPU-s)")
-    for name, models, images, stackable in parts:
-        k = stack if stackable else 1
+    for name, models, images, group in parts:
+        k = group if stack else 1
         key = (config.preset, config.image_size, config.batch_size, k)
         if key not in rates:
             rates[key] = run_benchmark(
@@ -88,11 +90,13 @@ def main(scale, steps, stack, jit, backend):
 
 
 def plan(config):
-    """[(part, models, images per model, stackable)] of a `ReproductionConfig`."""
+    """[(part, models, images per model, models per stacked step)] of a `ReproductionConfig`."""
     return [
-        ("transition", CONTROLS_PER_N * len(config.n_values), config.images_per_model, True),
-        ("calpha", len(config.calpha_alphas), config.calpha_images_per_model, False),
-        ("discs", 1, config.discs_images_per_model, False),
+        ("transition", CONTROLS_PER_N * len(config.n_values), config.images_per_model,
+         CONTROLS_PER_N),
+        ("calpha", len(config.calpha_alphas), config.calpha_images_per_model,
+         len(config.calpha_alphas)),
+        ("discs", 1, config.discs_images_per_model, 1),
     ]
 
 
