@@ -89,6 +89,9 @@ def _noise(ctx, param, value):
               help="Data parallelism: tf.distribute (TensorFlow) or data_parallel (JAX). "
                    "multi_worker: run this same command on every worker, each with its "
                    "TF_CONFIG; only the chief writes --out (docs/distributed.md). [none]")
+@click.option("--sync-batch-norm/--no-sync-batch-norm", default=None,
+              help="Batch-norm statistics of the global batch under a tf.distribute strategy "
+                   "(trains like one device on the whole batch). [off]")
 @click.option("--seed", type=click.IntRange(min=0), help="Seed of data, split, init, noise. [0]")
 @click.option("--eval-sigmas", callback=_sigmas,
               help="Comma-separated noise levels of the PSNR curves. "

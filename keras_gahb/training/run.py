@@ -146,6 +146,8 @@ def train(run_dir, train_images=None, test_images=None, callbacks=(), verbose=1,
 
         keras.utils.set_random_seed(config.seed)
         model = _build_model(config, train_x)
+        if config.sync_batch_norm:
+            _synchronize_batch_norm(model)
         compile_denoiser(model, learning_rate=config.lr, schedule=config.schedule,
                          steps_per_epoch=steps, epochs=config.epochs,
                          halve_every=config.halve_every, ema_momentum=ema_momentum,
@@ -321,6 +323,14 @@ def _build_model(config, train_x):
     return from_preset(config.preset, **overrides)
 
 
+def _synchronize_batch_norm(model):
+    from keras_gahb.layers import BiasFreeBatchNormalization
+
+    for layer in model._flatten_layers():
+        if isinstance(layer, BiasFreeBatchNormalization):
+            layer.synchronized = True  # read when the train step is traced
+
+
 def _fingerprint(images):
     digest = hashlib.sha256(np.ascontiguousarray(images, dtype=np.float32).tobytes())
     return {"shape": list(images.shape), "sha256": digest.hexdigest()[:16]}
@@ -330,7 +340,9 @@ def _check_or_write_config(run_dir, record, verbose=0, write=True):
     path = os.path.join(run_dir, CONFIG_FILE)
     if os.path.exists(path):
         saved = read_json(path)
-        differences = _differences(saved.get("config", {}), record["config"], "")
+        # An option absent from an older config.json had its default value then.
+        saved_config = {**TrainConfig.defaults(), **saved.get("config", {})}
+        differences = _differences(saved_config, record["config"], "")
         differences += _differences(saved.get("data", {}), record["data"], "data.")
         if not differences:
             return
