@@ -149,6 +149,43 @@ def initialize_cluster(strategy):
     return jax.process_count()
 
 
+def process_shard(dataset, batch_size, steps, distribution):
+    """This JAX process's rows of every global batch of `dataset`, for a multi-process `fit`.
+
+    Process i of P keeps rows [i b/P, (i+1) b/P) of each global batch of b
+    rows (what `keras.distribution.DataParallel` assembles into the global
+    batch), and the dataset keeps its length `steps`; `distribution` is told
+    that the dataset is sharded (`auto_shard_dataset = False`). Keras's own
+    sharding takes the same rows but loses the length: every epoch would end
+    in a "ran out of data" warning and the progress bar would not know its steps.
+
+    Args:
+        dataset: a tf.data.Dataset of global batches of `batch_size` rows.
+        batch_size: int, the global batch size (divisible by the process count).
+        steps: int, batches per epoch.
+        distribution: the `keras.distribution.DataParallel` of the run.
+
+    Returns:
+        The tf.data.Dataset of this process's batches.
+
+    Example:
+
+    >>> pairs = keras_gahb.data.noisy_pairs(x, 8, drop_remainder=True)
+    >>> pairs = process_shard(pairs, 8, len(x) // 8, distribution)  # 4 rows per process
+    """
+    import jax
+    import tensorflow as tf
+
+    processes = jax.process_count()
+    if batch_size % processes:
+        raise ValueError(
+            f"batch_size={batch_size} must be divisible by the {processes} processes.")
+    distribution.auto_shard_dataset = False
+    return (dataset.rebatch(batch_size // processes)
+            .shard(processes, jax.process_index())
+            .apply(tf.data.experimental.assert_cardinality(steps)))
+
+
 def is_chief(strategy=None):
     """Whether this process writes the run folder (one writer per cluster).
 

@@ -23,6 +23,7 @@ from keras_gahb.training.distribution import (
     initialize_cluster,
     is_chief,
     num_replicas,
+    process_shard,
 )
 from keras_gahb.training.precision import check_precision
 from keras_gahb.training.psnr_callback import PSNRCallback, sigma_key
@@ -91,7 +92,7 @@ def train(run_dir, train_images=None, test_images=None, callbacks=(), verbose=1,
         Kadkhodaie et al., ICLR 2024, https://arxiv.org/abs/2310.02557
     """
     config = TrainConfig.from_dict(options)
-    initialize_cluster(config.strategy)  # before any TensorFlow/JAX op (the precision probe too)
+    processes = initialize_cluster(config.strategy)  # before any op (the precision probe too)
     chief = is_chief(config.strategy)  # across processes, only the chief writes run_dir
     channels = config.channels if train_images is None else np.shape(train_images)[-1]
     check_precision(config.precision, channels)
@@ -162,6 +163,8 @@ def train(run_dir, train_images=None, test_images=None, callbacks=(), verbose=1,
             images_per_epoch=config.images_per_epoch, seed=config.seed,
             initial_epoch=initial_epoch, drop_remainder=drop_remainder,
         )
+        if processes > 1 and config.strategy == "data_parallel":
+            pairs = process_shard(pairs, config.batch_size, steps, engine)
         eval_batch = max(replicas, (min(64, config.batch_size * 4) // replicas) * replicas)
         psnr = PSNRCallback(
             train_x[: config.eval_train_size], test_x, config.eval_sigmas,

@@ -1,4 +1,5 @@
-"""Two worker processes on 127.0.0.1 train one model with MultiWorkerMirroredStrategy.
+"""Two worker processes on 127.0.0.1 train one model: MultiWorkerMirroredStrategy
+(TensorFlow) and keras.distribution.DataParallel across two JAX processes.
 
 Each worker runs `gahb train --strategy multi_worker` (the command of
 docs/distributed.md) with its TF_CONFIG, through a small driver that adds an
@@ -10,7 +11,10 @@ absent), that after a worker is killed, the same command on both workers
 resumes from the last checkpoint and finishes, and that the weights after each
 epoch equal those of the same command run in one process without a strategy
 (the same global batches; `--sync-batch-norm` gives the batch norm the global
-batch's statistics, as on one device).
+batch's statistics, as on one device). The JAX test runs the same command with
+`--strategy data_parallel` in two processes joined by `jax.distributed` (a
+coordinator on a 127.0.0.1 port, one CPU device each) and checks the same
+agreements and the single writer.
 """
 
 import json
@@ -65,14 +69,20 @@ def _tf_config(ports, index):
                        "task": {"type": "worker", "index": index}})
 
 
-def _start(tmp_path, name, out, tf_config, kill_after=0):
-    """A `gahb train` process; tf_config=None: one process, no strategy."""
-    env = {**os.environ, "KERAS_BACKEND": "tensorflow", "TF_CPP_MIN_LOG_LEVEL": "3",
-           "PYTHONPATH": ROOT}
-    env.pop("TF_CONFIG", None)
-    strategy = ["--strategy", "multi_worker"] if tf_config else []
+def _start(tmp_path, name, out, tf_config, kill_after=0, backend="tensorflow", cluster=None):
+    """A `gahb train` process: with tf_config (TensorFlow) or cluster (JAX: the
+    KERAS_DISTRIBUTION_* variables) one worker of a cluster, else one process
+    without a strategy."""
+    env = {key: value for key, value in os.environ.items()
+           if key != "TF_CONFIG" and not key.startswith("KERAS_DISTRIBUTION_")}
+    env.update({"KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": ROOT})
+    strategy = []
     if tf_config:
         env["TF_CONFIG"] = tf_config
+        strategy = ["--strategy", "multi_worker"]
+    if cluster:
+        env.update(cluster)
+        strategy = ["--strategy", "data_parallel"]
     log = open(tmp_path / f"{name}.out", "w")
     args = ["train", *FLAGS, *strategy, "--out", str(out)]
     return subprocess.Popen(
@@ -153,6 +163,43 @@ def test_two_workers_agree_only_the_chief_writes_and_a_killed_worker_resumes(tmp
     moved = max(np.max(np.abs(np.subtract(x, y)))
                 for x, y in zip(reference[0]["weights"], reference[1]["weights"]))
     assert moved > 1e-3  # an epoch moves the weights far more than the tolerance
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(keras.backend.backend() != "jax",
+                    reason="jax.distributed across processes with keras.distribution (JAX backend)")
+def test_two_jax_processes_agree_with_one_and_only_process_0_writes(tmp_path):
+    run, other = tmp_path / "run", tmp_path / "process1_out"
+    single = _start(tmp_path, "single", tmp_path / "single_run", None, backend="jax")
+    address = f"127.0.0.1:{_free_port()}"  # the coordinator, in process 0
+    processes = [
+        _start(tmp_path, f"process{i}", out, None, backend="jax",
+               cluster={"KERAS_DISTRIBUTION_JOB_ADDRESSES": address,
+                        "KERAS_DISTRIBUTION_NUM_PROCESSES": "2",
+                        "KERAS_DISTRIBUTION_PROCESS_ID": str(i)})
+        for i, out in enumerate((run, other))]
+    for i, process in enumerate(processes):
+        assert process.wait(timeout=300) == 0, _output(tmp_path, f"process{i}")
+    assert single.wait(timeout=300) == 0, _output(tmp_path, "single")
+    first, second, reference = (_epochs(tmp_path / f"{name}.jsonl")
+                                for name in ("process0", "process1", "single"))
+    assert [e["epoch"] for e in first] == [e["epoch"] for e in reference] == [1, 2]
+    for a, b, c in zip(first, second, reference):
+        _assert_same_weights(a, b)  # the replicated weights: bit-identical on both processes
+        _assert_same_weights(a, c, atol=1e-4)  # one process on the same global batches
+    moved = max(np.max(np.abs(np.subtract(x, y)))
+                for x, y in zip(reference[0]["weights"], reference[1]["weights"]))
+    assert moved > 1e-3
+    assert not other.exists()  # process 1 wrote nothing
+    state = json.loads((run / "state.json").read_text())
+    assert state["status"] == "finished" and state["replicas"] == 2
+    assert [row["epoch"] for row in state["history"]] == [1, 2]
+    single_state = json.loads((tmp_path / "single_run" / "state.json").read_text())
+    np.testing.assert_allclose(state["history"][-1]["test_psnr_s0.1"],
+                               single_state["history"][-1]["test_psnr_s0.1"], atol=1e-3)
+    for name in ("model.keras", "model_best.keras", "history.csv", "psnr_curves.json",
+                 "denoised_grid.png"):
+        assert (run / name).exists(), name
 
 
 def test_chief_is_read_from_tf_config(monkeypatch):
