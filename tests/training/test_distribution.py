@@ -85,6 +85,7 @@ def test_strategy_of_another_backend_is_a_clear_error(tmp_path):
             pass
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="tf.distribute")
 def test_a_one_device_strategy_trains_like_no_strategy(tmp_path, tiny_images):
     """One replica: the strategy must not change the run (Keras builds the model from a
