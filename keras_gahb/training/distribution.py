@@ -171,7 +171,7 @@ def process_shard(dataset, batch_size, steps, distribution):
     Example:
 
     >>> pairs = keras_gahb.data.noisy_pairs(x, 8, drop_remainder=True)
-    >>> pairs = process_shard(pairs, 8, len(x) // 8, distribution)  # 4 rows per process
+    >>> pairs = keras_gahb.training.process_shard(pairs, 8, len(x) // 8, distribution)
     """
     import jax
     import tensorflow as tf
