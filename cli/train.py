@@ -88,7 +88,12 @@ def _noise(ctx, param, value):
               type=click.Choice(("none", *_CONFIG.STRATEGIES)),
               help="Data parallelism: tf.distribute (TensorFlow) or data_parallel (JAX). "
                    "multi_worker: run this same command on every worker, each with its "
-                   "TF_CONFIG; only the chief writes --out (docs/distributed.md). [none]")
+                   "TF_CONFIG; only the chief writes --out. data_parallel across processes: "
+                   "the same command in each, with KERAS_DISTRIBUTION_JOB_ADDRESSES, "
+                   "_NUM_PROCESSES and _PROCESS_ID (docs/distributed.md). [none]")
+@click.option("--sync-batch-norm/--no-sync-batch-norm", default=None,
+              help="Batch-norm statistics of the global batch under a tf.distribute strategy "
+                   "(trains like one device on the whole batch). [off]")
 @click.option("--seed", type=click.IntRange(min=0), help="Seed of data, split, init, noise. [0]")
 @click.option("--eval-sigmas", callback=_sigmas,
               help="Comma-separated noise levels of the PSNR curves. "

@@ -9,7 +9,8 @@ This is the only part of keras_gahb that dispatches on the Keras backend
   vector-Jacobian products `vjp`, products at one image `linearize`, and the
   full chunked `jacobian`;
 - `cross_replica`: `global_batch_variance`, batch statistics pooled over the
-  replicas of a data-parallel step (synchronized batch norm).
+  replicas of a data-parallel step (synchronized batch norm), and
+  `local_predictor`, inference computed by one process of a multi-process run.
 """
 
 from keras_gahb.backend.autodiff import (
@@ -22,7 +23,7 @@ from keras_gahb.backend.autodiff import (
     vjp,
 )
 from keras_gahb.backend.compile import compile_function, functional_denoiser
-from keras_gahb.backend.cross_replica import global_batch_variance
+from keras_gahb.backend.cross_replica import global_batch_variance, local_predictor
 
 __all__ = [
     "auto_chunk_size",
@@ -34,5 +35,6 @@ __all__ = [
     "jacobian",
     "jvp",
     "linearize",
+    "local_predictor",
     "vjp",
 ]

@@ -14,6 +14,7 @@ from keras_gahb.training.distribution import (
     initialize_cluster,
     is_chief,
     num_replicas,
+    process_shard,
 )
 from keras_gahb.training.memorization import fit_power_law, memorization_sweep, memorization_times
 from keras_gahb.training.memorization_callback import MemorizationCallback
@@ -66,6 +67,7 @@ __all__ = [
     "num_replicas",
     "paper_learning_rate_schedule",
     "precision_problem",
+    "process_shard",
     "psnr_per_image",
     "resolve_jit_compile",
     "steps_per_epoch",

@@ -6,6 +6,7 @@ import os
 import keras
 import numpy as np
 
+from keras_gahb.backend import local_predictor
 from keras_gahb.data import add_noise
 from keras_gahb.training.plots import image_grid, save_image
 from keras_gahb.training.recipe import ema_weights
@@ -69,7 +70,7 @@ class DenoisedGridCallback(keras.callbacks.Callback):
         """The (3 H, n W, C) grid image of clean, noisy and denoised rows."""
         context = ema_weights(model) if self.use_ema else contextlib.nullcontext(model)
         with context:
-            denoised = model.predict(self.noisy, batch_size=len(self.noisy), verbose=0)
+            denoised = local_predictor(model)(self.noisy, batch_size=len(self.noisy))
         return image_grid([self.clean, self.noisy, denoised])
 
     def on_train_end(self, logs=None):

@@ -65,8 +65,7 @@ def distribution_scope(strategy=None):
             tf.config.experimental_connect_to_cluster(resolver)
             tf.tpu.experimental.initialize_tpu_system(resolver)
             engine = tf.distribute.TPUStrategy(resolver)
-        patch = _multi_worker_build_fix() if strategy == "multi_worker" else contextlib.nullcontext()
-        with engine.scope(), patch:
+        with engine.scope(), _tf_distribute_fixes():
             yield engine
         return
     if strategy in JAX_STRATEGIES:
@@ -150,6 +149,43 @@ def initialize_cluster(strategy):
     return jax.process_count()
 
 
+def process_shard(dataset, batch_size, steps, distribution):
+    """This JAX process's rows of every global batch of `dataset`, for a multi-process `fit`.
+
+    Process i of P keeps rows [i b/P, (i+1) b/P) of each global batch of b
+    rows (what `keras.distribution.DataParallel` assembles into the global
+    batch), and the dataset keeps its length `steps`; `distribution` is told
+    that the dataset is sharded (`auto_shard_dataset = False`). Keras's own
+    sharding takes the same rows but loses the length: every epoch would end
+    in a "ran out of data" warning and the progress bar would not know its steps.
+
+    Args:
+        dataset: a tf.data.Dataset of global batches of `batch_size` rows.
+        batch_size: int, the global batch size (divisible by the process count).
+        steps: int, batches per epoch.
+        distribution: the `keras.distribution.DataParallel` of the run.
+
+    Returns:
+        The tf.data.Dataset of this process's batches.
+
+    Example:
+
+    >>> pairs = keras_gahb.data.noisy_pairs(x, 8, drop_remainder=True)
+    >>> pairs = keras_gahb.training.process_shard(pairs, 8, len(x) // 8, distribution)
+    """
+    import jax
+    import tensorflow as tf
+
+    processes = jax.process_count()
+    if batch_size % processes:
+        raise ValueError(
+            f"batch_size={batch_size} must be divisible by the {processes} processes.")
+    distribution.auto_shard_dataset = False
+    return (dataset.rebatch(batch_size // processes)
+            .shard(processes, jax.process_index())
+            .apply(tf.data.experimental.assert_cardinality(steps)))
+
+
 def is_chief(strategy=None):
     """Whether this process writes the run folder (one writer per cluster).
 
@@ -200,19 +236,27 @@ def _multi_worker_strategy():
 
 
 @contextlib.contextmanager
-def _multi_worker_build_fix():
-    """Let `model.fit` run under MultiWorkerMirroredStrategy (Keras 3 issue #20585).
+def _tf_distribute_fixes():
+    """Let `model.fit` under a tf.distribute strategy train like one device.
 
-    Two places of Keras's TensorFlow trainer fail across workers, patched
-    while the scope is open:
+    Two places of Keras 3's TensorFlow trainer are patched while the scope is
+    open:
 
-    - it builds the model from a first batch that it averages with
-      `strategy.reduce` outside a tf.function ("Attempt to convert a value
-      (PerReplica...)"); only the batch's shapes and dtypes matter for that
-      build, so this worker's local part of the batch is used instead;
+    - under a strategy it builds the model from a first batch that it pulls
+      from the training data (`_maybe_symbolic_build`) before the epochs start.
+      That iterates the dataset once more than a run without a strategy: with
+      `keras_gahb.data.noisy_pairs`, whose iterations are its epochs, epoch 1
+      would be trained on the images and noise of epoch 2, and so on (measured:
+      a two-worker run then differs from a one-device run by 0.02 after one
+      Adam step at lr 0.01). Only the shapes and dtypes matter for that build,
+      so they are read from the dataset's `element_spec` instead, without
+      iterating. Across workers (MultiWorkerMirroredStrategy), Keras's own
+      build also fails: it averages that first batch with `strategy.reduce`
+      outside a tf.function (Keras issue #20585).
     - it averages the per-replica scalar metrics with
-      `strategy.reduce("MEAN", v, axis=0)` ("Invalid reduction dimension 0
-      for input with 0 dimensions"); scalars are averaged with axis=None.
+      `strategy.reduce("MEAN", v, axis=0)`, which fails across workers
+      ("Invalid reduction dimension 0 for input with 0 dimensions"); scalars
+      are averaged with axis=None.
     """
     import tensorflow as tf
     from keras.src.backend.tensorflow import trainer as tf_trainer
@@ -233,13 +277,12 @@ def _multi_worker_build_fix():
         return tf.nest.map_structure(mean, values)
 
     def build(self, iterator=None, data_batch=None):
-        if iterator is not None and self._distribute_strategy is not None:
-            for _, _, it in iterator:
-                batch = next(it)
-                data_batch = tf.nest.map_structure(
-                    lambda x: self._distribute_strategy.experimental_local_results(x)[0]
-                    if isinstance(x, tf.distribute.DistributedValues) else x, batch)
-                break
+        adapter = getattr(iterator, "data_adapter", None)
+        if data_batch is None and adapter is not None and self._distribute_strategy is not None:
+            spec = adapter.get_tf_dataset().element_spec
+            data_batch = tf.nest.map_structure(
+                lambda s: tf.TensorSpec([None, *s.shape[1:]], s.dtype)
+                if isinstance(s, tf.TensorSpec) and s.shape.rank else s, spec)
             iterator = None
         return original(self, iterator=iterator, data_batch=data_batch)
 

@@ -7,6 +7,7 @@ import keras
 import numpy as np
 
 from keras_gahb import metrics
+from keras_gahb.backend import local_predictor
 from keras_gahb.training.recipe import ema_weights
 
 
@@ -94,6 +95,7 @@ class PSNRCallback(keras.callbacks.Callback):
         self.curves = None
         self.records = []
         self._epochs = None
+        self._predict = None
 
     def on_train_begin(self, logs=None):
         self._epochs = self.params.get("epochs") if self.params else None
@@ -127,6 +129,8 @@ class PSNRCallback(keras.callbacks.Callback):
         return logs
 
     def _denoise(self, model, noisy):
-        batch = min(self.batch_size, len(noisy))
-        return model.predict(noisy, batch_size=batch, verbose=0)
+        # model.predict, but computed by each process alone in a multi-process JAX run.
+        if self._predict is None or self._predict[0] is not model:
+            self._predict = (model, local_predictor(model))
+        return self._predict[1](noisy, batch_size=min(self.batch_size, len(noisy)))
 

@@ -23,6 +23,7 @@ from keras_gahb.training.distribution import (
     initialize_cluster,
     is_chief,
     num_replicas,
+    process_shard,
 )
 from keras_gahb.training.precision import check_precision
 from keras_gahb.training.psnr_callback import PSNRCallback, sigma_key
@@ -91,7 +92,7 @@ def train(run_dir, train_images=None, test_images=None, callbacks=(), verbose=1,
         Kadkhodaie et al., ICLR 2024, https://arxiv.org/abs/2310.02557
     """
     config = TrainConfig.from_dict(options)
-    initialize_cluster(config.strategy)  # before any TensorFlow/JAX op (the precision probe too)
+    processes = initialize_cluster(config.strategy)  # before any op (the precision probe too)
     chief = is_chief(config.strategy)  # across processes, only the chief writes run_dir
     channels = config.channels if train_images is None else np.shape(train_images)[-1]
     check_precision(config.precision, channels)
@@ -146,6 +147,8 @@ def train(run_dir, train_images=None, test_images=None, callbacks=(), verbose=1,
 
         keras.utils.set_random_seed(config.seed)
         model = _build_model(config, train_x)
+        if config.sync_batch_norm:
+            _synchronize_batch_norm(model)
         compile_denoiser(model, learning_rate=config.lr, schedule=config.schedule,
                          steps_per_epoch=steps, epochs=config.epochs,
                          halve_every=config.halve_every, ema_momentum=ema_momentum,
@@ -160,6 +163,8 @@ def train(run_dir, train_images=None, test_images=None, callbacks=(), verbose=1,
             images_per_epoch=config.images_per_epoch, seed=config.seed,
             initial_epoch=initial_epoch, drop_remainder=drop_remainder,
         )
+        if processes > 1 and config.strategy == "data_parallel":
+            pairs = process_shard(pairs, config.batch_size, steps, engine)
         eval_batch = max(replicas, (min(64, config.batch_size * 4) // replicas) * replicas)
         psnr = PSNRCallback(
             train_x[: config.eval_train_size], test_x, config.eval_sigmas,
@@ -321,6 +326,14 @@ def _build_model(config, train_x):
     return from_preset(config.preset, **overrides)
 
 
+def _synchronize_batch_norm(model):
+    from keras_gahb.layers import BiasFreeBatchNormalization
+
+    for layer in model._flatten_layers():
+        if isinstance(layer, BiasFreeBatchNormalization):
+            layer.synchronized = True  # read when the train step is traced
+
+
 def _fingerprint(images):
     digest = hashlib.sha256(np.ascontiguousarray(images, dtype=np.float32).tobytes())
     return {"shape": list(images.shape), "sha256": digest.hexdigest()[:16]}
@@ -330,7 +343,9 @@ def _check_or_write_config(run_dir, record, verbose=0, write=True):
     path = os.path.join(run_dir, CONFIG_FILE)
     if os.path.exists(path):
         saved = read_json(path)
-        differences = _differences(saved.get("config", {}), record["config"], "")
+        # An option absent from an older config.json had its default value then.
+        saved_config = {**TrainConfig.defaults(), **saved.get("config", {})}
+        differences = _differences(saved_config, record["config"], "")
         differences += _differences(saved.get("data", {}), record["data"], "data.")
         if not differences:
             return

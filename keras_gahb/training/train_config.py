@@ -55,6 +55,12 @@ class TrainConfig:
         precision: "float32", "mixed_bfloat16" or "mixed_float16". Default "float32".
         strategy: None, or "mirrored", "multi_worker", "tpu" (TensorFlow) or
             "data_parallel" (JAX). Default None.
+        sync_batch_norm: bool, batch-norm statistics of the global batch under a
+            tf.distribute strategy (`BiasFreeBatchNormalization(synchronized=True)`):
+            a run on k replicas then trains like one device on the whole batch.
+            Per-replica statistics (False) save one all-reduce per batch-norm
+            layer. No effect without a strategy, nor on JAX (always global).
+            Default False.
         seed: int: image pool, split, initial weights and noise. Default 0.
         eval_sigmas: list of noise levels of the PSNR curves (must hold 0.1).
             Default [0.02, 0.05, 0.1, 0.2, 0.4, 0.7, 1.0].
@@ -94,6 +100,7 @@ class TrainConfig:
     ema_momentum: object = None
     precision: str = "float32"
     strategy: object = None
+    sync_batch_norm: bool = False
     seed: int = 0
     eval_sigmas: list = dataclasses.field(
         default_factory=lambda: [0.02, 0.05, 0.1, 0.2, 0.4, 0.7, 1.0]
@@ -140,6 +147,7 @@ class TrainConfig:
             self.strategy = None
         if self.strategy is not None:
             self.strategy = _choice(self.strategy, "strategy", STRATEGIES)
+        self.sync_batch_norm = _bool(self.sync_batch_norm, "sync_batch_norm")
         self.seed = _int(self.seed, "seed", 0)
         sigmas = self.eval_sigmas
         if isinstance(sigmas, (str, bytes)) or not hasattr(sigmas, "__iter__"):
@@ -176,6 +184,12 @@ class TrainConfig:
     def to_dict(self):
         """A JSON-ready dict of every option."""
         return json.loads(json.dumps(dataclasses.asdict(self)))
+
+    @classmethod
+    def defaults(cls):
+        """{option: default value} (what a config.json written before an option existed means)."""
+        return {field.name: field.default_factory() if field.default is dataclasses.MISSING
+                else field.default for field in dataclasses.fields(cls)}
 
     @property
     def pool_size(self):

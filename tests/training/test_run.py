@@ -126,6 +126,8 @@ def test_bad_options_raise_value_errors(tmp_path, tiny_options):
         train(str(tmp_path / "a"), batch_sise=4)
     with pytest.raises(ValueError, match="ema must be true or false"):
         train(str(tmp_path / "b"), ema="False")
+    with pytest.raises(ValueError, match="sync_batch_norm must be true or false"):
+        train(str(tmp_path / "b"), sync_batch_norm=1)
     # tiny_options: test_size 4; faces holds 100 images, so 2 * 60 + 4 do not fit and 48 is the most.
     with pytest.raises(ValueError, match=r"holds 100 images.*need 124 images \(2N \+ test\)"
                                          r".*largest N with a test set of 4 is 48"):
@@ -198,3 +200,26 @@ def test_precision_probe_refuses_a_failing_step(monkeypatch):
         module.precision_problem("float8")
 
 
+
+
+def test_a_config_written_before_an_option_existed_means_its_default(tmp_path):
+    """A run folder whose config.json lacks a newer option resumes while that option keeps its
+    default, and refuses another value of it."""
+    import json
+
+    from keras_gahb.training import TrainConfig
+    from keras_gahb.training.run import _check_or_write_config
+
+    def record(**options):
+        return {"config": TrainConfig(n=8, **options).to_dict(), "data": {"train": "x"}}
+
+    _check_or_write_config(str(tmp_path), record())
+    path = tmp_path / "config.json"
+    saved = json.loads(path.read_text())
+    del saved["config"]["sync_batch_norm"]  # as written before the option existed
+    path.write_text(json.dumps(saved))
+    (tmp_path / "state.json").write_text(json.dumps(
+        {"status": "running", "epoch": 1, "checkpoint": "checkpoints/epoch-00001.weights.h5"}))
+    _check_or_write_config(str(tmp_path), record())  # the default: the same run
+    with pytest.raises(ValueError, match="sync_batch_norm: False saved, True now"):
+        _check_or_write_config(str(tmp_path), record(sync_batch_norm=True))
