@@ -51,8 +51,6 @@ class _Memorizer(keras.layers.Layer):
         return self.denoiser(y)
 
 
-@pytest.mark.xfail(keras.backend.backend() == "jax", strict=False,
-                   reason="model.predict of the wrapped empirical optimum returns NaN under jax (not resolved)")
 def test_callback_on_a_perfect_memorizer():
     images = keras_gahb.data.get_images("faces", 24, 12)
     train, test = images[:16], images[16:]
