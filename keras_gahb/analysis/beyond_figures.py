@@ -55,6 +55,12 @@ def dynamics_figure(path, sweep):
         if key == mem_key and source:
             label = f"tau_mem ({source})"
         axes[2].plot(ns, taus, marker, label=label)
+        if key == mem_key:  # not reached: a lower bound at the last evaluated step
+            censored = [(n, _get(sweep["records"], n)[-1]["step"]) for n, t in zip(sweep["ns"], taus)
+                        if np.isnan(t) and _get(sweep["records"], n)]
+            if censored:
+                axes[2].plot([c[0] for c in censored], [c[1] for c in censored], "^", color="C0",
+                             fillstyle="none", label="tau_mem not reached (> last step)")
         fit = sweep.get("fit_gen" if key == "tau_gen" else "fit_mem")
         if fit:
             grid = np.geomspace(ns.min(), ns.max(), 20)
