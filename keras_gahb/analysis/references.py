@@ -252,15 +252,19 @@ class LocalPatchDenoiser:
         if padding not in ("constant", "reflect"):
             raise ValueError(f"padding must be 'constant' or 'reflect'; got {padding!r}.")
         self.padding, self.equivariant = padding, bool(equivariant)
-        patches = _patches_numpy(train, self.patch_size, padding)          # (N, H, W, P*P*C)
-        centres = train                                                    # (N, H, W, C)
-        if self.equivariant:
-            patches = patches.reshape(-1, patches.shape[-1])
-            centres = centres.reshape(-1, channels)
-            if len(patches) > int(max_patches):
-                keep = numpy_rng(seed).choice(len(patches), int(max_patches), replace=False)
-                patches, centres = patches[keep], centres[keep]
+        total = len(train) * height * width
+        if self.equivariant and total > int(max_patches):
+            # Draw the subset first and cut only those patches: all N H W patches of a large
+            # set at once would take N H W P^2 C floats (2.3 GB for 10,000 16x16 images, P = 15).
+            keep = numpy_rng(seed).choice(total, int(max_patches), replace=False)
+            patches = _patches_at(train, keep, self.patch_size, padding)
+            centres = train.reshape(-1, channels)[keep]
+        elif self.equivariant:
+            patches = _patches_numpy(train, self.patch_size, padding).reshape(total, -1)
+            centres = train.reshape(-1, channels)
         else:
+            patches = _patches_numpy(train, self.patch_size, padding)      # (N, H, W, P*P*C)
+            centres = train                                                # (N, H, W, C)
             patches = np.moveaxis(patches, 0, 2).reshape(height * width, len(train), -1)
             centres = np.moveaxis(centres, 0, 2).reshape(height * width, len(train), channels)
         to = keras.ops.convert_to_tensor
@@ -522,6 +526,16 @@ def _patches_numpy(images, patch_size, padding):
     padded = np.pad(images, ((0, 0), (r, r), (r, r), (0, 0)), mode=padding)
     return np.concatenate([padded[:, r + dy:r + dy + height, r + dx:r + dx + width]
                            for dy, dx in _offsets(patch_size)], axis=-1)
+
+
+def _patches_at(images, flat_indices, patch_size, padding):
+    """The patches of `_patches_numpy` at flat (image, row, column) indices only: (k, P*P*C)."""
+    r = patch_size // 2
+    height, width = images.shape[1:3]
+    padded = np.pad(images, ((0, 0), (r, r), (r, r), (0, 0)), mode=padding)
+    n, rest = np.divmod(flat_indices, height * width)
+    row, col = np.divmod(rest, width)
+    return np.concatenate([padded[n, r + dy + row, r + dx + col] for dy, dx in _offsets(patch_size)], axis=-1)
 
 
 def _patches_ops(images, patch_size, padding):

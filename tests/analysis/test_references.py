@@ -109,6 +109,26 @@ def test_equivariant_patch_denoiser_commutes_with_shifts():
                                denoise(f, shifted)[0, 3:7, 3:7], atol=1e-5)
 
 
+def test_equivariant_patch_subset_is_the_posterior_over_those_patches():
+    rng = np.random.default_rng(0)
+    train = rng.random((6, 8, 8, 1), dtype=np.float32)
+    y = rng.random((2, 8, 8, 1), dtype=np.float32)
+    sigma, size, keep_count = 0.2, 3, 100
+    f = LocalPatchDenoiser(train, sigma, patch_size=size, max_patches=keep_count, seed=4)
+    assert f.num_patches == keep_count
+    # Independent: every 3x3 zero-padded patch in numpy, the same subset, the patch posterior per pixel.
+    padded = np.pad(train, ((0, 0), (1, 1), (1, 1), (0, 0)))
+    every = np.stack([padded[:, 1 + dy:9 + dy, 1 + dx:9 + dx, 0] for dy in (-1, 0, 1) for dx in (-1, 0, 1)], -1)
+    keep = np.random.default_rng(4).choice(6 * 64, keep_count, replace=False)
+    patches, centres = every.reshape(-1, 9)[keep].astype(np.float64), train.reshape(-1)[keep]
+    ypad = np.pad(y, ((0, 0), (1, 1), (1, 1), (0, 0)))
+    queries = np.stack([ypad[:, 1 + dy:9 + dy, 1 + dx:9 + dx, 0] for dy in (-1, 0, 1) for dx in (-1, 0, 1)], -1)
+    d2 = ((queries.reshape(-1, 1, 9) - patches[None]) ** 2).sum(-1)
+    w = np.exp(-(d2 - d2.min(1, keepdims=True)) / (2 * sigma**2))
+    expected = (w / w.sum(1, keepdims=True)) @ centres
+    np.testing.assert_allclose(denoise(f, y).reshape(-1), expected, atol=1e-5)
+
+
 def test_reference_errors():
     train = np.random.default_rng(0).random((4, 4, 4, 1), dtype=np.float32)
     with pytest.raises(ValueError, match="Unknown reference"):
