@@ -60,6 +60,15 @@ EXAMPLES = {
         r" ones out: +-?\d+\.\d\d.*\(\d+ s\)",
         r"authors out: +-?\d+\.\d\d.*\(\d+ s\)",
     ]),
+    "beyond_the_paper.py": ([], [
+        r"r\^2 to wiener 0\.9[5-9]\d, to empirical -?0\.\d+; closest: wiener",  # Wiener on Gaussian data
+        r"20 faces: memorization ratio 1\.00 \(6/6 converged\)",
+        r"disjoint memorizers: .* = [1-9]\d*\.\d{3} at sigma_t 0\.0\d, 0\.0\d\d at sigma_t 0\.[3-9]",
+        r"endpoint correlation at sigma_t \[0\.6, 0\.3, 0\.03\]: \[[\d.]+, [\d.]+, (1\.0|0\.99\d)\]",
+        r"Wiener tr J at sigma \[0\.05, 0\.2\]: (\[[^\]]*\]); closed form [^:]*: \1",  # equal lists
+        r"disc tangent projection: tr J 5\.000, implied dimension 5",
+        r"\[dynamics\] N=4: tau_gen \d+",
+    ]),
     "reproduce_tiny.py": (["example_tiny"], [r"\[(PASS|FAIL)\] transition", r"report\.html"]),
     "convert_official_checkpoint.py": ([], [
         r"max \|\(y - keras\(y\)\) - torch\(y\)\| = \d\.\d\de-0[5-9]",  # Keras = PyTorch

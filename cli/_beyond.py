@@ -80,11 +80,13 @@ def references(model, train, images, references, options, sigmas, num, num_train
 @click.option("--batch-size", default=8, show_default=True, type=click.IntRange(min=1))
 @click.option("--learning-rate", default=1e-3, show_default=True, type=click.FloatRange(min=0, min_open=True))
 @click.option("--num-samples", default=8, show_default=True, type=click.IntRange(min=1))
+@click.option("--stop-at-memorization/--no-stop-at-memorization", default=True, show_default=True,
+              help="Stop each N's training once its memorization ratio exceeds 0.5 (--steps is a cap).")
 @click.option("--seed", default=0, show_default=True, type=click.IntRange(min=0))
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
               help="Folder for dynamics.json and dynamics.png.")
 def dynamics(data, ns, size, num_test, steps, every, preset, batch_size, learning_rate, num_samples,
-             seed, out_dir):
+             stop_at_memorization, seed, out_dir):
     """Memorization over training time per N: tau_gen, tau_mem and the fit tau_mem ~ N^b.
 
     Example: gahb analyze dynamics --data faces --size 16 --ns 4,8,16 --steps 1500 --out dyn/
@@ -93,7 +95,8 @@ def dynamics(data, ns, size, num_test, steps, every, preset, batch_size, learnin
 
     s = analyze_dynamics(out_dir, data, ns=_ints(ns), size=size, num_test=num_test, steps=steps,
                          every=every, preset=preset, batch_size=batch_size,
-                         learning_rate=learning_rate, num_samples=num_samples, seed=seed, verbose=0)
+                         learning_rate=learning_rate, num_samples=num_samples, seed=seed,
+                         stop_at_memorization=stop_at_memorization, verbose=0)
     for n in s["ns"]:
         t = s["times"][str(n)]
         click.echo(f"N={n}: tau_gen {t['tau_gen']}, tau_mem {t['tau_mem']} (ratio {t['tau_mem_ratio']}, "
@@ -104,7 +107,8 @@ def dynamics(data, ns, size, num_test, steps, every, preset, batch_size, learnin
         if fit is None:
             click.echo(f"{key}: fewer than 3 sizes reached the time; no fit")
         else:
-            click.echo(f"{key}: exponent {fit['exponent']:.2f}, 95% bootstrap [{fit['ci_low']:.2f}, "
+            source = f" (tau_mem from the {fit['source']})" if "source" in fit else ""
+            click.echo(f"{key}{source}: exponent {fit['exponent']:.2f}, 95% bootstrap [{fit['ci_low']:.2f}, "
                        f"{fit['ci_high']:.2f}], t [{fit['t_ci_low']:.2f}, {fit['t_ci_high']:.2f}]")
     click.echo(f"Wrote {out_dir}/")
 

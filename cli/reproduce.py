@@ -29,8 +29,11 @@ SCALE_NAMES = ("tiny", "quick", "medium", "paper")
 @click.option("--set", "settings", multiple=True, metavar="KEY=VALUE",
               help="Override a ReproductionConfig field (JSON value), e.g. --set epochs=4 or "
                    "--set pairing=same_seed (an ablation).")
+@click.option("--with", "with_", multiple=True, type=click.Choice(["extras"]),
+              help="Also run an optional section: extras = beyond the paper (reference denoisers, "
+                   "noise-level probes, Jacobian dimension) on the transition models.")
 @click.option("--quiet", is_flag=True, help="No progress output.")
-def command(part, scale, out, only, seeds, show_plan, settings, quiet):
+def command(part, scale, out, only, seeds, show_plan, settings, with_, quiet):
     """Reproduce the paper's experiments and write report.html, figures and summary.json.
 
     PART is one of transition, calpha, discs, gahb, or all (default).
@@ -48,8 +51,8 @@ def command(part, scale, out, only, seeds, show_plan, settings, quiet):
                        f"{spec.run_dir}")
         return
     if seeds:
-        if only:
-            raise click.UsageError("--seeds and --only cannot be combined.")
+        if only or with_:
+            raise click.UsageError("--seeds cannot be combined with --only or --with.")
         try:
             seed_list = [int(s) for s in seeds.split(",") if s.strip()]
         except ValueError:
@@ -62,7 +65,7 @@ def command(part, scale, out, only, seeds, show_plan, settings, quiet):
         click.echo(f"Spread: {out}/spread.md  Reports: {out}/seed<S>/report.html")
         return
     summary = experiments.reproduce(out, scale=scale, parts=parts, only=only,
-                                    verbose=0 if quiet else 1, **overrides)
+                                    verbose=0 if quiet else 1, extras="extras" in with_, **overrides)
     if only:
         click.echo(f"Trained {only} in {out}. Run without --only to gather the report.")
         return
@@ -70,5 +73,8 @@ def command(part, scale, out, only, seeds, show_plan, settings, quiet):
         for check in section["checks"]:
             mark = "PASS" if check["passed"] else "FAIL"
             click.echo(f"[{mark}] {name}: {check['claim']} ({check['value']})")
+    for check in summary.get("extras", {}).get("checks", []):
+        click.echo(f"[{'PASS' if check['passed'] else 'FAIL'}] extras (beyond the paper): "
+                   f"{check['claim']} ({check['value']})")
     click.echo(f"Report: {out}/report.html  Summary: {out}/summary.json "
                f"({summary['total_seconds']:.0f} s of work)")

@@ -39,17 +39,29 @@ def dynamics_figure(path, sweep):
         rec = _get(sweep["records"], n)
         steps = [r["step"] for r in rec]
         axes[0].plot(steps, [r["memorization_ratio"] for r in rec], "o-", color=color, label=f"N={n}")
+        if all("median_distance_ratio" in r for r in rec):
+            axes[0].plot(steps, [r["median_distance_ratio"] for r in rec], ":", color=color)
         axes[1].plot(steps, [r["test_loss"] for r in rec], "-", color=color, label=f"N={n} test")
         axes[1].plot(steps, [r["train_loss"] for r in rec], ":", color=color)
-    axes[0].set(xlabel="step", ylabel="memorization ratio", ylim=(-0.05, 1.05))
+    axes[0].set(xlabel="step", ylabel="memorization ratio (dotted: median d1/d2)", ylim=(-0.05, 1.05))
     axes[1].set(xlabel="step", ylabel="denoising MSE (solid test, dotted train)", yscale="log")
     axes[0].legend(fontsize=7)
     ns = np.array(sweep["ns"], float)
-    for key, marker, label in (("tau_mem", "o", "tau_mem"), ("tau_gen", "s", "tau_gen")):
+    source = (sweep.get("fit_mem") or {}).get("source")
+    mem_key = {"memorization ratio": "tau_mem_ratio", "test-loss rise": "tau_mem_loss"}.get(source, "tau_mem")
+    for key, marker, label in ((mem_key, "o", "tau_mem"), ("tau_gen", "s", "tau_gen")):
         taus = np.array([np.nan if _get(sweep["times"], n)[key] is None else _get(sweep["times"], n)[key]
                          for n in sweep["ns"]], float)
+        if key == mem_key and source:
+            label = f"tau_mem ({source})"
         axes[2].plot(ns, taus, marker, label=label)
-        fit = sweep.get("fit_mem" if key == "tau_mem" else "fit_gen")
+        if key == mem_key:  # not reached: a lower bound at the last evaluated step
+            censored = [(n, _get(sweep["records"], n)[-1]["step"]) for n, t in zip(sweep["ns"], taus)
+                        if np.isnan(t) and _get(sweep["records"], n)]
+            if censored:
+                axes[2].plot([c[0] for c in censored], [c[1] for c in censored], "^", color="C0",
+                             fillstyle="none", label="tau_mem not reached (> last step)")
+        fit = sweep.get("fit_gen" if key == "tau_gen" else "fit_mem")
         if fit:
             grid = np.geomspace(ns.min(), ns.max(), 20)
             axes[2].plot(grid, fit["prefactor"] * grid ** fit["exponent"], "--",

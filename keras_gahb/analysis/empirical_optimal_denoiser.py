@@ -9,7 +9,7 @@ class EmpiricalOptimalDenoiser:
 
         f(y) = sum_i w_i(y) x_i,   w = softmax_i(-||y - x_i||^2 / (2 sigma^2)),
 
-    computed with a log-sum-exp-stable softmax in keras.ops, so it runs (and
+    computed with a log-sum-exp-stable softmax in keras.ops (`scaled_softmax`), so it runs (and
     is differentiable) on every backend and can be passed anywhere a denoiser
     is expected. Its Jacobian is Cov_w[x] / sigma^2 for a fixed sigma. When
     `sigma` is None it is estimated per image from the nearest training image,
@@ -79,7 +79,23 @@ class EmpiricalOptimalDenoiser:
             sigma2 = ops.stop_gradient(min_sq / dim)
         else:
             sigma2 = self.sigma**2
-        return ops.softmax(scores / sigma2, axis=1)
+        return scaled_softmax(scores, 1.0 / sigma2, axis=1)
+
+
+def scaled_softmax(scores, scale, axis=-1):
+    """softmax(scale * scores) along `axis`, shifting the scores by their maximum before scaling.
+
+    At small noise levels the logits scale * scores reach 1e15 (the blind
+    sigma estimate of a near-clean image). A compiler (XLA) may evaluate
+    the logits twice, once for the softmax's maximum and once for its
+    exponentials, with different rounding; one ulp of 1e15 is 1e8, so
+    exp(logit - max) overflows and the weights become inf / inf = NaN.
+    Shifting the moderate-sized scores first makes every logit <= 0 with an
+    exact 0 at the maximum however the product is evaluated (x - x = 0 and
+    the sign of a product is exact), so the weights stay finite.
+    """
+    ops = keras.ops
+    return ops.softmax((scores - ops.max(scores, axis=axis, keepdims=True)) * scale, axis=axis)
 
 
 def empirical_optimal_denoiser(train_images, sigma=None):

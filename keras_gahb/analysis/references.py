@@ -40,7 +40,7 @@ References:
 import keras
 import numpy as np
 
-from keras_gahb.analysis.empirical_optimal_denoiser import EmpiricalOptimalDenoiser
+from keras_gahb.analysis.empirical_optimal_denoiser import EmpiricalOptimalDenoiser, scaled_softmax
 from keras_gahb.analysis.measures import check_images, check_sigmas, denoise
 from keras_gahb.utils import numpy_rng
 
@@ -167,9 +167,7 @@ class GaussianMixtureDenoiser:
         centered = flat[:, None, :] - self._means[None]                       # (B, K, D)
         coords = ops.einsum("bkd,kde->bke", centered, self._bases)            # U_k^T (y - mu_k)
         log_like = self._constants[None] - 0.5 * ops.sum(coords**2 * self._precisions[None], axis=-1)
-        log_like = log_like - ops.max(log_like, axis=1, keepdims=True)
-        resp = ops.exp(log_like)
-        resp = resp / ops.sum(resp, axis=1, keepdims=True)                    # (B, K) responsibilities
+        resp = scaled_softmax(log_like, 1.0, axis=1)                          # (B, K) responsibilities
         shrunk = ops.einsum("bke,kde->bkd", coords * self._gains[None], self._bases)
         out = ops.sum(resp[:, :, None] * (self._means[None] + shrunk), axis=1)
         return ops.reshape(out, ops.shape(y))
@@ -254,15 +252,19 @@ class LocalPatchDenoiser:
         if padding not in ("constant", "reflect"):
             raise ValueError(f"padding must be 'constant' or 'reflect'; got {padding!r}.")
         self.padding, self.equivariant = padding, bool(equivariant)
-        patches = _patches_numpy(train, self.patch_size, padding)          # (N, H, W, P*P*C)
-        centres = train                                                    # (N, H, W, C)
-        if self.equivariant:
-            patches = patches.reshape(-1, patches.shape[-1])
-            centres = centres.reshape(-1, channels)
-            if len(patches) > int(max_patches):
-                keep = numpy_rng(seed).choice(len(patches), int(max_patches), replace=False)
-                patches, centres = patches[keep], centres[keep]
+        total = len(train) * height * width
+        if self.equivariant and total > int(max_patches):
+            # Draw the subset first and cut only those patches: all N H W patches of a large
+            # set at once would take N H W P^2 C floats (2.3 GB for 10,000 16x16 images, P = 15).
+            keep = numpy_rng(seed).choice(total, int(max_patches), replace=False)
+            patches = _patches_at(train, keep, self.patch_size, padding)
+            centres = train.reshape(-1, channels)[keep]
+        elif self.equivariant:
+            patches = _patches_numpy(train, self.patch_size, padding).reshape(total, -1)
+            centres = train.reshape(-1, channels)
         else:
+            patches = _patches_numpy(train, self.patch_size, padding)      # (N, H, W, P*P*C)
+            centres = train                                                # (N, H, W, C)
             patches = np.moveaxis(patches, 0, 2).reshape(height * width, len(train), -1)
             centres = np.moveaxis(centres, 0, 2).reshape(height * width, len(train), channels)
         to = keras.ops.convert_to_tensor
@@ -285,13 +287,13 @@ class LocalPatchDenoiser:
             outs = []
             for start in range(0, int(flat.shape[0]), rows):
                 q = flat[start:start + rows]
-                scores = (ops.matmul(q, ops.transpose(self._patches)) - self._half_norms[None]) * inv
-                outs.append(ops.matmul(ops.softmax(scores, axis=-1), self._centres))
+                scores = ops.matmul(q, ops.transpose(self._patches)) - self._half_norms[None]
+                outs.append(ops.matmul(scaled_softmax(scores, inv, axis=-1), self._centres))
             out = ops.concatenate(outs, axis=0)
         else:
             q = ops.transpose(ops.reshape(queries, (shape[0], height * width, -1)), (1, 0, 2))  # (HW, B, F)
-            scores = (ops.einsum("pbf,pnf->pbn", q, self._patches) - self._half_norms[:, None, :]) * inv
-            out = ops.einsum("pbn,pnc->pbc", ops.softmax(scores, axis=-1), self._centres)
+            scores = ops.einsum("pbf,pnf->pbn", q, self._patches) - self._half_norms[:, None, :]
+            out = ops.einsum("pbn,pnc->pbc", scaled_softmax(scores, inv, axis=-1), self._centres)
             out = ops.transpose(out, (1, 0, 2))
         return ops.reshape(out, shape)
 
@@ -307,7 +309,11 @@ class PCALocalDenoiser:
 
     At high noise the Wiener filter is broad and so are the masks; at low noise
     they shrink to a few pixels: locality that comes from the data statistics,
-    not from the architecture.
+    not from the architecture. When every mask covers the whole image this is
+    the empirical optimum, and it is computed as one (`EmpiricalOptimalDenoiser`):
+    XLA on CPU (jaxlib 0.10) folds an all-ones mask into a broadcast scalar,
+    and its YNNPACK fusion of that matmul with the softmax's reductions
+    returns uninitialized memory under jit.
 
     Args:
         train_images: (N, H, W, C), D <= 4096.
@@ -331,9 +337,12 @@ class PCALocalDenoiser:
         self._masks = to(masks)                                       # (D, D) rows = pixels i
         self._train = to(flat)                                        # (N, D)
         self._half_terms = to((0.5 * (flat.astype(np.float64) ** 2) @ masks.T).astype(np.float32))  # (N, D)
+        self._global = EmpiricalOptimalDenoiser(train, sigma=self.sigma) if masks.all() else None
 
     def __call__(self, y):
         ops = keras.ops
+        if self._global is not None:  # every M_i is the whole image
+            return self._global(y)
         flat = _flatten(y, self.image_shape)                          # (B, D)
         dim, num = int(self._train.shape[1]), int(self._train.shape[0])
         rows = max(1, _MAX_ELEMENTS // (dim * num))
@@ -342,7 +351,7 @@ class PCALocalDenoiser:
             yb = flat[start:start + rows]
             # -||M_i (y - x_n)||^2 / 2 up to a term constant in n: <M_i y, x_n> - ||M_i x_n||^2 / 2.
             cross = ops.matmul(yb[:, None, :] * self._train[None], ops.transpose(self._masks))  # (b, N, D)
-            weights = ops.softmax((cross - self._half_terms[None]) / self.sigma**2, axis=1)
+            weights = scaled_softmax(cross - self._half_terms[None], 1.0 / self.sigma**2, axis=1)
             outs.append(ops.sum(weights * self._train[None], axis=1))
         return ops.reshape(ops.concatenate(outs, axis=0), ops.shape(y))
 
@@ -517,6 +526,16 @@ def _patches_numpy(images, patch_size, padding):
     padded = np.pad(images, ((0, 0), (r, r), (r, r), (0, 0)), mode=padding)
     return np.concatenate([padded[:, r + dy:r + dy + height, r + dx:r + dx + width]
                            for dy, dx in _offsets(patch_size)], axis=-1)
+
+
+def _patches_at(images, flat_indices, patch_size, padding):
+    """The patches of `_patches_numpy` at flat (image, row, column) indices only: (k, P*P*C)."""
+    r = patch_size // 2
+    height, width = images.shape[1:3]
+    padded = np.pad(images, ((0, 0), (r, r), (r, r), (0, 0)), mode=padding)
+    n, rest = np.divmod(flat_indices, height * width)
+    row, col = np.divmod(rest, width)
+    return np.concatenate([padded[n, r + dy + row, r + dx + col] for dy, dx in _offsets(patch_size)], axis=-1)
 
 
 def _patches_ops(images, patch_size, padding):

@@ -1,5 +1,6 @@
 """The paper's experiments end to end (`gahb reproduce`), with a self-contained report."""
 
+from keras_gahb.experiments.extras import run_extras
 from keras_gahb.experiments.jobs import check_jobs, format_jobs, list_jobs
 from keras_gahb.experiments.plan import PAIRINGS, ModelSpec, model_seed, plan
 from keras_gahb.experiments.reproduce import reproduce, write_outputs
@@ -13,4 +14,4 @@ from keras_gahb.experiments.reproduction_config import (
 
 __all__ = ["PAIRINGS", "PARTS", "SCALES", "ModelSpec", "ReproductionConfig", "check_jobs",
            "config_for_scale", "format_jobs", "list_jobs", "model_seed", "plan", "reproduce",
-           "reproduce_seeds", "write_outputs"]
+           "reproduce_seeds", "run_extras", "write_outputs"]

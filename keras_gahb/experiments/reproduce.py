@@ -6,6 +6,7 @@ import time
 
 from keras_gahb.experiments.calpha import run_calpha
 from keras_gahb.experiments.discs import run_discs
+from keras_gahb.experiments.extras import load_extras_section, run_and_record_extras
 from keras_gahb.experiments.gahb_basis import run_gahb
 from keras_gahb.experiments.plan import transition_members
 from keras_gahb.experiments.report import write_report
@@ -25,7 +26,7 @@ _RUNNERS = {
 
 
 def reproduce(run_dir="gahb_runs/reproduce", scale="quick", parts=None, only=None,
-              verbose=1, **overrides):
+              verbose=1, extras=False, **overrides):
     """Run the paper's experiments and write report.html, figures and summary.json.
 
     Each finished part is recorded in `run_dir/parts/<part>.json` and every
@@ -43,6 +44,9 @@ def reproduce(run_dir="gahb_runs/reproduce", scale="quick", parts=None, only=Non
             call without `only` gathers everything into the report).
             `keras_gahb.experiments.plan(config)` lists every model.
         verbose: 0 silent, 1 progress lines.
+        extras: also run the "beyond the paper" section (`keras_gahb.experiments.extras`:
+            reference denoisers, noise-level probes, Jacobian dimension) on the
+            transition models, after the parts. Default False (it adds minutes).
         **overrides: fields of `ReproductionConfig` replacing the scale's.
 
     Returns:
@@ -90,6 +94,8 @@ def reproduce(run_dir="gahb_runs/reproduce", scale="quick", parts=None, only=Non
         atomic_write_json(path, section)
         if verbose:
             print(f"[reproduce] {part}: done in {section['seconds']:.0f} s", flush=True)
+    if extras:
+        run_and_record_extras(config, run_dir, verbose=verbose)
     return write_outputs(run_dir, config)
 
 
@@ -121,6 +127,10 @@ def write_outputs(run_dir, config):
         "all_checks_passed": all(c["passed"] for s in sections for c in s.get("checks", [])),
         "total_seconds": round(sum(s.get("seconds") or 0 for s in sections), 1),
     }
+    extras = load_extras_section(run_dir)  # beyond the paper: not in all_checks_passed
+    if extras is not None:
+        summary["extras"] = {"seconds": extras.get("seconds"), "checks": extras["checks"],
+                             "numbers": extras["numbers"]}
     atomic_write_json(os.path.join(run_dir, "summary.json"), summary)
     intro = {
         "id": "about",
@@ -132,7 +142,7 @@ def write_outputs(run_dir, config):
         os.path.join(run_dir, "report.html"),
         "Generalization in diffusion models arises from geometry-adaptive harmonic "
         f"representations: reproduction ({config.scale} scale)",
-        [intro] + sections,
+        [intro] + sections + ([extras] if extras is not None else []),
         summary,
         config=config.to_dict(),
     )

@@ -101,7 +101,8 @@ def fit_power_law(ns, taus, confidence=0.95, num_bootstrap=2000, seed=0):
 
 def memorization_sweep(images, test_images, ns, steps=2000, every=100, preset="unet_tiny",
                        batch_size=8, learning_rate=1e-3, sigma_max=1.0, seed=0, num_samples=8,
-                       sampler_options=None, scale_invariant=True, verbose=0, **time_options):
+                       sampler_options=None, scale_invariant=True, stop_at_memorization=True, verbose=0,
+                       **time_options):
     """Train one model per training-set size N and find tau_gen, tau_mem; fit tau_mem ~ N^b.
 
     Each model (a fresh `preset`, same initial weights seed) trains with Adam at a
@@ -121,13 +122,17 @@ def memorization_sweep(images, test_images, ns, steps=2000, every=100, preset="u
         scale_invariant: count copies up to a global scale as memorized (a
             bias-free network memorizes rays of training images; see
             `memorization_ratio`). Default True.
+        stop_at_memorization: stop a model's training at the first evaluation
+            whose memorization ratio exceeds `mem_threshold` (its tau_mem), so
+            that `steps` is only a cap and small N cost little. Default True.
         verbose: 1 prints a line per N. Default 0.
         **time_options: passed to `memorization_times`.
 
     Returns:
         dict: "ns", "records" {N: records}, "times" {N: memorization_times},
-        "fit_mem" (fit_power_law of tau_mem, or None with fewer than 3
-        finite times), "fit_gen" (same for tau_gen).
+        "fit_mem" (fit_power_law of tau_mem_ratio when at least 3 N reach it,
+        else of tau_mem_loss, with "source" saying which; None with fewer than
+        3 times), "fit_gen" (same for tau_gen).
     """
     import keras
 
@@ -146,9 +151,10 @@ def memorization_sweep(images, test_images, ns, steps=2000, every=100, preset="u
         keras.utils.set_random_seed(seed)
         model = keras_gahb.models.from_preset(preset, image_channels=images.shape[-1])
         model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="mean_squared_error")
+        stop = time_options.get("mem_threshold", 0.5) if stop_at_memorization else None
         callback = MemorizationCallback(images[:n], test_images, every=every, num_samples=num_samples,
                                         seed=seed, sigma_max=sigma_max, sampler_options=sampler_options,
-                                        scale_invariant=scale_invariant)
+                                        scale_invariant=scale_invariant, stop_threshold=stop)
         pairs = noisy_pairs(images[:n], batch_size, sigma_max=sigma_max, seed=seed,
                             images_per_epoch=every * batch_size)
         model.fit(pairs, epochs=steps // every, callbacks=[callback], verbose=0)
@@ -156,13 +162,22 @@ def memorization_sweep(images, test_images, ns, steps=2000, every=100, preset="u
         times[n] = memorization_times(callback.records, **time_options)
         if verbose:
             for r in callback.records:
-                print(f"  step {r['step']}: memorization {r['memorization_ratio']:.2f}, train loss "
+                print(f"  step {r['step']}: memorization {r['memorization_ratio']:.2f} (median d1/d2 "
+                      f"{r['median_distance_ratio']:.2f}), train loss "
                       f"{r['train_loss']:.4g}, test loss {r['test_loss']:.4g}")
             print(f"N={n}: tau_gen={times[n]['tau_gen']}, tau_mem={times[n]['tau_mem']} "
                   f"(ratio {times[n]['tau_mem_ratio']}, loss {times[n]['tau_mem_loss']}), "
                   f"final memorization ratio {times[n]['final_memorization_ratio']:.2f}")
-    return {"ns": ns, "records": records, "times": times,
-            "fit_mem": _maybe_fit(ns, [times[n]["tau_mem"] for n in ns], seed),
+    # One definition of tau_mem for every N of the fit: the memorization ratio's when at least
+    # three N reach it, else the test-loss rise's (never a mix of the two).
+    fit_mem = _maybe_fit(ns, [times[n]["tau_mem_ratio"] for n in ns], seed)
+    if fit_mem is not None:
+        fit_mem["source"] = "memorization ratio"
+    else:
+        fit_mem = _maybe_fit(ns, [times[n]["tau_mem_loss"] for n in ns], seed)
+        if fit_mem is not None:
+            fit_mem["source"] = "test-loss rise"
+    return {"ns": ns, "records": records, "times": times, "fit_mem": fit_mem,
             "fit_gen": _maybe_fit(ns, [times[n]["tau_gen"] for n in ns], seed)}
 
 

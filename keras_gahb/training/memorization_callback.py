@@ -21,10 +21,18 @@ class MemorizationCallback(keras.callbacks.Callback):
     - `memorization_ratio`: share of `num_samples` samples (sampler seed fixed,
       so the same starting noise every time) whose nearest training image is
       less than 1/3 of the distance to the second nearest (Gu et al. 2023);
-    - `train_loss`, `test_loss`: denoising MSE on fixed noisy copies of (a
-      subset of) the training images and of the test images, with one noise
-      level per image drawn once ("quadratic" in [0, sigma_max], as in training);
+    - `median_distance_ratio`: the median over samples of d1 / d2 (a continuous
+      measure: about 1 for new images, 0 for copies);
+    - `train_loss`, `test_loss`: denoising MSE on `num_loss_images` fixed noisy
+      copies of the training images and of the test images (each set tiled to
+      that many), with the *same* noise levels ("quadratic" in [0, sigma_max],
+      as in training) and the same noise for both, so that their difference is
+      due to the images alone, whatever N;
     - `loss_gap`: test_loss - train_loss.
+
+    With `stop_threshold`, training stops after the first evaluation whose
+    memorization ratio exceeds it (tau_mem is then known; the rest would only
+    cost time).
 
     `keras_gahb.training.memorization_times(callback.records)` turns the
     records into tau_gen and tau_mem.
@@ -35,7 +43,7 @@ class MemorizationCallback(keras.callbacks.Callback):
         every: evaluate every this many optimizer steps. Default 100.
         num_samples: samples per evaluation. Default 8.
         seed: seed of the samples and of the fixed noise. Default 0.
-        num_loss_images: at most this many train/test images for the losses. Default 64.
+        num_loss_images: noisy copies per set for the losses. Default 64.
         sigma_max: largest noise level of the loss. Default 1.0.
         threshold: memorization threshold d1 / d2. Default 1/3.
         scale_invariant: compare samples with rays of training images
@@ -44,6 +52,8 @@ class MemorizationCallback(keras.callbacks.Callback):
             {"h0": 0.1, "beta": 0.5, "sigma_final": 0.02, "max_steps": 200}
             (short runs: the ratio is a relative measure over training time).
         use_ema: evaluate the optimizer's moving-average weights. Default True.
+        stop_threshold: stop training once the memorization ratio exceeds this
+            (e.g. 0.5). Default None (never).
 
     Example:
 
@@ -58,7 +68,7 @@ class MemorizationCallback(keras.callbacks.Callback):
 
     def __init__(self, train_images, test_images, every=100, num_samples=8, seed=0,
                  num_loss_images=64, sigma_max=1.0, threshold=1.0 / 3.0, scale_invariant=False,
-                 sampler_options=None, use_ema=True):
+                 sampler_options=None, use_ema=True, stop_threshold=None):
         super().__init__()
         self.train_images = _images(train_images, "train_images")
         self.test_images = _images(test_images, "test_images")
@@ -75,14 +85,19 @@ class MemorizationCallback(keras.callbacks.Callback):
         self.threshold = float(threshold)
         self.scale_invariant = bool(scale_invariant)
         self.use_ema = bool(use_ema)
+        self.stop_threshold = None if stop_threshold is None else float(stop_threshold)
         self.sampler_options = {"h0": 0.1, "beta": 0.5, "sigma_final": 0.02, "max_steps": 200}
         self.sampler_options.update(sampler_options or {})
+        count = int(num_loss_images)
+        if count < 1:
+            raise ValueError(f"num_loss_images must be >= 1; got {num_loss_images}.")
+        sigmas = sample_sigmas(count, "quadratic", sigma_max=sigma_max, seed=self.seed).reshape(-1, 1, 1, 1)
+        noise = np.random.default_rng([self.seed, 0]).standard_normal(
+            (count,) + self.train_images.shape[1:]).astype(np.float32)
         self.loss_sets = {}
-        for k, (name, images) in enumerate((("train", self.train_images), ("test", self.test_images))):
-            clean = images[:int(num_loss_images)]
-            sigmas = sample_sigmas(len(clean), "quadratic", sigma_max=sigma_max, seed=self.seed + k)
-            noise = np.random.default_rng([self.seed, k]).standard_normal(clean.shape).astype(np.float32)
-            self.loss_sets[name] = (clean, clean + sigmas.reshape(-1, 1, 1, 1) * noise)
+        for name, images in (("train", self.train_images), ("test", self.test_images)):
+            clean = images[np.arange(count) % len(images)]
+            self.loss_sets[name] = (clean, clean + sigmas * noise)
         self.records = []
         self.step = 0
         self._pending = {}
@@ -91,6 +106,8 @@ class MemorizationCallback(keras.callbacks.Callback):
         self.step += 1
         if self.step % self.every == 0:
             self._pending = self.evaluate(self.model)
+            if self.stop_threshold is not None and self._pending["memorization_ratio"] > self.stop_threshold:
+                self.model.stop_training = True
 
     def on_epoch_end(self, epoch, logs=None):
         if logs is not None and self._pending:
@@ -113,6 +130,7 @@ class MemorizationCallback(keras.callbacks.Callback):
         memo = memorization_ratio(images, self.train_images, threshold=self.threshold,
                                   scale_invariant=self.scale_invariant)
         record = {"step": self.step, "memorization_ratio": memo["ratio"],
+                  "median_distance_ratio": float(np.median(memo["distance_ratios"])),
                   "train_loss": losses["train"], "test_loss": losses["test"],
                   "loss_gap": losses["test"] - losses["train"],
                   "diverged": float(np.mean(result.diverged))}

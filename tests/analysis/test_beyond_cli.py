@@ -61,6 +61,23 @@ def test_branching_cli_with_agreement(data, tmp_path):
     _png(tmp_path / "agreement.png")
 
 
+def test_dynamics_cli_records_every_n_and_the_fit_source(data, tmp_path):
+    result = _invoke(["analyze", "dynamics", "--data", str(data / "train.npy"), "--ns", "2,3,4", "--size", "8",
+                      "--num-test", "4", "--steps", "4", "--every", "2", "--num-samples", "2",
+                      "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    summary = json.loads((tmp_path / "dynamics.json").read_text())
+    assert summary["ns"] == [2, 3, 4] and summary["stop_at_memorization"] is True
+    for n in ("2", "3", "4"):
+        records = summary["records"][n]
+        # A run stops at its first evaluation above ratio 0.5, else runs both evaluations.
+        assert [r["step"] for r in records] in ([2], [2, 4])
+        assert (len(records) == 1) == (records[0]["memorization_ratio"] > 0.5)
+        assert all(0 <= r["median_distance_ratio"] <= 1 for r in records)
+    assert summary["fit_gen"]["num_points"] == 3 and "N=4: tau_gen" in result.output
+    _png(tmp_path / "dynamics.png")
+
+
 @pytest.mark.parametrize("args, message", [
     (["references", "unet_tiny", "--train", "missing.npy", "--images", "x.npy", "--out", "o"], "not found"),
     (["dimension", "reference:nope", "--image", "gaussian", "--size", "6", "--train", "gaussian",

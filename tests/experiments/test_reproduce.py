@@ -342,3 +342,39 @@ def test_reproduce_seeds_runs_each_master_seed_in_its_folder(tmp_path):
     assert os.path.exists(os.path.join(out, "spread.md"))
     with pytest.raises(ValueError, match="seeds"):
         reproduce_seeds(out, seeds=(), scale="tiny")
+
+
+def test_extras_section_runs_on_the_trained_transition_models(tiny_run, tmp_path):
+    """`reproduce(..., extras=True)` adds "beyond the paper" from the saved models (nothing retrained),
+    with its known answer (the empirical optimum's samples are training images), outside the verdict."""
+    run_dir, summary = tiny_run
+    copy = str(tmp_path / "run")
+    shutil.copytree(run_dir, copy)
+    stamps = {name: os.path.getmtime(os.path.join(copy, "models", name, "model.keras"))
+              for name in os.listdir(os.path.join(copy, "models"))}
+    with_extras = reproduce(copy, scale="tiny", parts=["transition"], extras=True, verbose=0)
+    assert stamps == {name: os.path.getmtime(os.path.join(copy, "models", name, "model.keras"))
+                      for name in stamps}
+    extras = with_extras["extras"]
+    assert with_extras["all_checks_passed"] == summary["all_checks_passed"]
+    known = extras["checks"][0]
+    assert "empirical optimum" in known["claim"] and known["passed"] and known["value"] == 1.0
+    config = config_for_scale("tiny")
+    for n in config.n_values:
+        refs = extras["numbers"]["references"][str(n)]
+        assert set(refs["references"]) == {"empirical", "wiener", "els", "pca_local"}
+        for entry in refs["references"].values():
+            assert len(entry["r2"]) == len(refs["sigmas"]) and all(math.isfinite(v) for v in entry["r2"])
+        assert extras["numbers"]["agreement"][str(n)]["count"]
+    dim = extras["numbers"]["dimension"]
+    assert len(dim["trace"]) == len(dim["sigmas"]) and len(dim["gaussian_trace"]) == len(dim["sigmas"])
+    page = open(os.path.join(copy, "report.html")).read()
+    assert "Beyond the paper" in page and page.count("<figure>") > summary_figures(run_dir)
+    # Resumable: a second call reuses parts/extras.json.
+    stamp = os.path.getmtime(os.path.join(copy, "parts", "extras.json"))
+    reproduce(copy, scale="tiny", parts=["transition"], extras=True, verbose=0)
+    assert os.path.getmtime(os.path.join(copy, "parts", "extras.json")) == stamp
+
+
+def summary_figures(run_dir):
+    return open(os.path.join(run_dir, "report.html")).read().count("<figure>")
