@@ -10,7 +10,9 @@ This is the only part of keras_gahb that dispatches on the Keras backend
   full chunked `jacobian`;
 - `cross_replica`: `global_batch_variance`, batch statistics pooled over the
   replicas of a data-parallel step (synchronized batch norm), and
-  `local_predictor`, inference computed by one process of a multi-process run.
+  `local_predictor`, inference computed by one process of a multi-process run;
+- `threads`: `configure_stacked_threads`, TensorFlow's CPU thread pools for
+  stacked training.
 """
 
 from keras_gahb.backend.autodiff import (
@@ -24,11 +26,13 @@ from keras_gahb.backend.autodiff import (
 )
 from keras_gahb.backend.compile import compile_function, functional_denoiser
 from keras_gahb.backend.cross_replica import global_batch_variance, local_predictor
+from keras_gahb.backend.threads import configure_stacked_threads
 
 __all__ = [
     "auto_chunk_size",
     "clear_cache",
     "compile_function",
+    "configure_stacked_threads",
     "forward",
     "functional_denoiser",
     "global_batch_variance",

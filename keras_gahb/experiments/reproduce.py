@@ -12,6 +12,7 @@ from keras_gahb.experiments.plan import transition_members
 from keras_gahb.experiments.report import write_report
 from keras_gahb.experiments.reproduction_config import PARTS, check_capacity, config_for_scale
 from keras_gahb.experiments.transition import run_transition, train_transition_models
+from keras_gahb.backend.threads import configure_stacked_threads
 from keras_gahb.data import get_images, list_datasets
 from keras_gahb.models import check_preset
 from keras_gahb.training.precision import check_precision
@@ -58,6 +59,9 @@ def reproduce(run_dir="gahb_runs/reproduce", scale="quick", parts=None, only=Non
     >>> summary["parts"]["transition"]["checks"]
     """
     config = config_for_scale(scale, **overrides)
+    if config.stack and only is None:
+        # Before TensorFlow runs its first op: one thread per op, the stacked models at once.
+        configure_stacked_threads(len(transition_members(config)))
     parts = list(PARTS) if not parts else list(parts)
     unknown = [p for p in parts if p not in PARTS]
     if unknown:
