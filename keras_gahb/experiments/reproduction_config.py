@@ -128,7 +128,8 @@ SCALES = {
         slope_sigmas=(0.05, 0.1, 0.2), discs_n=64, discs_images_per_model=256,
         jacobian_sigma=0.1, gahb_sigma=0.1,
     ),
-    # The default: 13.9 minutes measured end to end on a 2-core AVX2 CPU (docs/reproduce.md). 3 models per N (S1, S2, S1'), fewer N but more
+    # The default: 13.9 minutes measured end to end on a 2-core AVX2 CPU (docs/reproduce.md).
+    # 3 models per N (S1, S2, S1'), fewer N but more
     # images per model, the authors' C^alpha generator (richer than the fixed-ranges one:
     # a fresh image correlates 0.81 with its nearest of 1,000 training images, not 0.91).
     "quick": dict(),
