@@ -63,7 +63,8 @@ class ReproductionConfig:
         precision: "float32", "mixed_bfloat16" or "mixed_float16".
         stack: train the models of one N (S1, S2, S1') and the C^alpha models
             side by side in one step (`keras_gahb.training.train_stacked`): the
-            same models up to float rounding, about 1.8x faster on a 2-core CPU.
+            same models up to float rounding; the quick run took 13.9 minutes
+            this way on a 2-core AVX2 CPU (docs/reproduce.md).
             An execution setting, not part of the science: a run may be resumed
             with either value. Default True.
     """
