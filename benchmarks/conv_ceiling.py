@@ -27,6 +27,8 @@ import time
 import click
 
 _ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from train_throughput import conv_shapes  # noqa: E402  (the same FLOP count as the ratio there)
 
 
 @click.command()
@@ -70,26 +72,6 @@ def main(preset, size, batch, threads, repeats):
     print(f"FLOP-weighted ceiling: convolutions {total_flops / total_conv / peak:.2f} of the peak, "
           f"im2col GEMMs (copies not counted) {total_flops / total_gemm / peak:.2f}")
     print(f"images/s if the step were only its convolutions: {batch / total_conv:,.0f}")
-
-
-def conv_shapes(model):
-    """(layer, (H, W, kh, kw, Cin, Cout)) per convolution; H x W is the GEMM's spatial size.
-
-    For a Conv2D that is its (same-padded) output, for a stride-k Conv2DTranspose its
-    input: in both cases the forward pass costs H W kh kw Cin Cout multiply-adds.
-    """
-    import keras
-
-    for layer in model.layers:
-        if isinstance(layer, keras.layers.Conv2DTranspose):
-            _, h, w, cin = layer.input.shape
-            kh, kw, cout, _ = layer.kernel.shape
-        elif isinstance(layer, keras.layers.Conv2D):
-            _, h, w, cout = layer.output.shape
-            kh, kw, cin, _ = layer.kernel.shape
-        else:
-            continue
-        yield layer, (h, w, kh, kw, cin, cout)
 
 
 def training_flops(shape, batch):

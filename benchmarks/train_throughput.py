@@ -238,9 +238,21 @@ def _gpu_visible():
 
 def forward_macs(model):
     """Multiply-accumulates of one image's forward pass through the convolutions."""
+    total = 0
+    for _, (height, width, kh, kw, cin, cout) in conv_shapes(model):
+        if height is None or width is None:
+            raise ValueError("Build the model with a fixed image_size to count FLOPs.")
+        total += height * width * kh * kw * cin * cout
+    return int(total)
+
+
+def conv_shapes(model):
+    """(layer, (H, W, kh, kw, Cin, Cout)) per convolution: its forward costs H W kh kw Cin Cout MACs.
+
+    H x W is a Conv2D's (same-padded) output and a stride-k Conv2DTranspose's input.
+    """
     import keras
 
-    total = 0
     for layer in model.layers:
         if isinstance(layer, keras.layers.Conv2DTranspose):
             _, height, width, cin = layer.input.shape
@@ -250,10 +262,7 @@ def forward_macs(model):
             kh, kw, cin, _ = layer.kernel.shape
         else:
             continue
-        if height is None or width is None:
-            raise ValueError("Build the model with a fixed image_size to count FLOPs.")
-        total += height * width * kh * kw * cin * cout
-    return int(total)
+        yield layer, (height, width, kh, kw, cin, cout)
 
 
 def matmul_peak_gflops(n=2048, dtype="float32", repeats=5, per_cpu_second=False):

@@ -13,6 +13,8 @@ from keras_gahb.utils import atomic_path, atomic_write_json
 
 #: Held-out images whose Jacobian eigenvectors are compared with the fixed bases.
 ADAPTIVITY_IMAGES = 4
+#: The name of the Jacobian's eigenbasis in the energy tables.
+GAHB = "GAHB (top-K eigenvectors of J)"
 
 
 def dct_matrix(n):
@@ -66,6 +68,46 @@ def eigenbasis_energy(result, ks):
     return np.array([cumulative[min(k, len(energy)) - 1] for k in ks])
 
 
+def adaptivity_energies(denoiser, images, sigma, ks, seed=0, analyses=()):
+    """Mean share of each clean image's energy in K vectors: GAHB against DCT and Haar.
+
+    For each image, J is taken at y = x + sigma z (seed + i for image i) and its top-K
+    eigenvectors (descending lambda_k, chosen from the noisy image) are compared with the
+    best K vectors of the 2-D DCT and of separable Haar wavelets (chosen with the clean image
+    known: an oracle, favourable to the fixed bases).
+
+    Args:
+        denoiser: Keras model or keras.ops callable.
+        images: clean images (n, H, W, C).
+        sigma: noise level of y.
+        ks: the K values.
+        seed: seed of the noise of the first image. Default 0.
+        analyses: `EigenAnalysis` results already computed for the first images (same
+            sigma and seeds), reused instead of recomputed.
+
+    Returns:
+        dict: basis name -> (len(ks),) mean energy share; `GAHB` is the Jacobian's.
+    """
+    images = np.asarray(images)
+    height, width = images.shape[1:3]
+    bases = {"DCT": (dct_matrix(height), dct_matrix(width)),
+             "Haar wavelets": (haar_matrix(height), haar_matrix(width))}
+    energies = {GAHB: [], **{name: [] for name in bases}}
+    for i, image in enumerate(images):
+        analysed = analyses[i] if i < len(analyses) else analysis.eigen_analysis(
+            denoiser, image, sigma=sigma, seed=seed + i)
+        energies[GAHB].append(eigenbasis_energy(analysed, ks))
+        for name, (rows, cols) in bases.items():
+            energies[name].append(best_k_energy(image, rows, cols, ks))
+    return {name: np.mean(values, axis=0) for name, values in energies.items()}
+
+
+def adapts(energies):
+    """The check: the GAHB share exceeds every fixed basis' at every K."""
+    gahb = energies[GAHB]
+    return bool(all(np.all(gahb > values) for name, values in energies.items() if name != GAHB))
+
+
 def eigenvector_frequency(vectors):
     """Mean squared finite-difference gradient of unit eigenvectors (H, W, C): their 'frequency'."""
     dy = np.diff(vectors, axis=1)
@@ -86,20 +128,12 @@ def run_gahb(config, run_dir, verbose=1):
                                      seed=config.seed)
     result.save(out)
 
-    height, width = pool.shape[1:3]
     dimension = int(np.prod(pool.shape[1:]))
     ks = [k for k in config.gahb_ks if k < dimension] or [max(1, dimension // 4)]
-    bases = {"DCT": (dct_matrix(height), dct_matrix(width)),
-             "Haar wavelets": (haar_matrix(height), haar_matrix(width))}
-    energies = {"GAHB (top-K eigenvectors of J)": [], **{name: [] for name in bases}}
-    for i in range(min(ADAPTIVITY_IMAGES, len(test))):
-        analysed = result if i == 0 else analysis.eigen_analysis(
-            denoiser, pool[test[i]], sigma=config.gahb_sigma, seed=config.seed + i)
-        energies["GAHB (top-K eigenvectors of J)"].append(eigenbasis_energy(analysed, ks))
-        for name, (rows, cols) in bases.items():
-            energies[name].append(best_k_energy(pool[test[i]], rows, cols, ks))
-    energies = {name: np.mean(values, axis=0) for name, values in energies.items()}
-    gahb = energies["GAHB (top-K eigenvectors of J)"]
+    images = pool[test[:ADAPTIVITY_IMAGES]]
+    energies = adaptivity_energies(denoiser, images, config.gahb_sigma, ks, seed=config.seed,
+                                   analyses=[result])
+    gahb = energies[GAHB]
 
     trace = result.trace
     top = min(max(8, int(round(2 * trace))), len(result.eigenvalues))
@@ -116,10 +150,9 @@ def run_gahb(config, run_dir, verbose=1):
         "frequency_rank_correlation": rho, "vectors_used": top, "n": n,
         "adaptivity_ks": ks,
         "energy_captured": {name: values.tolist() for name, values in energies.items()},
-        "adaptivity_images": min(ADAPTIVITY_IMAGES, len(test)),
+        "adaptivity_images": len(images),
     })
     atomic_write_json(os.path.join(out, "measures.json"), summary)
-    margins = {name: gahb - values for name, values in energies.items() if name in bases}
     return {
         "id": "gahb",
         "title": "Geometry-adaptive harmonic basis of the generalizing denoiser",
@@ -132,7 +165,7 @@ def run_gahb(config, run_dir, verbose=1):
             "from the noisy image) capture more of the clean image's energy than the best K "
             "vectors of a fixed basis (2-D DCT, separable Haar wavelets), which are picked per "
             "image with the clean image known (an oracle choice, favourable to the fixed bases). "
-            f"Mean over {min(ADAPTIVITY_IMAGES, len(test))} test images. A low-pass linear "
+            f"Mean over {len(images)} test images. A low-pass linear "
             "filter's eigenvectors are Fourier modes, which cannot beat the oracle DCT.",
         ],
         "checks": [
@@ -142,7 +175,7 @@ def run_gahb(config, run_dir, verbose=1):
                 "value": "; ".join(
                     f"K={k}: GAHB {gahb[j]:.3f}, DCT {energies['DCT'][j]:.3f}, "
                     f"Haar {energies['Haar wavelets'][j]:.3f}" for j, k in enumerate(ks)),
-                "passed": bool(all(np.all(m > 0) for m in margins.values())),
+                "passed": adapts(energies),
             },
             {
                 "claim": "J is nearly symmetric (||J - J^T|| / ||J|| < 0.25)",

@@ -35,3 +35,46 @@ def test_best_k_energy_closed_forms():
     step[:, 8:] = 1.0
     assert best_k_energy(step, haar_matrix(16), haar_matrix(16), [2])[0] == pytest.approx(1.0)
     assert best_k_energy(step, dct_matrix(16), dct_matrix(16), [2])[0] < 0.95
+
+
+def _blur(y):
+    """[1, 2, 1] / 4 along rows and columns with edge padding: symmetric, DCT-II eigenvectors."""
+    from keras import ops
+
+    for axis in (1, 2):
+        size = y.shape[axis]
+        first = ops.take(y, [0], axis=axis)
+        last = ops.take(y, [size - 1], axis=axis)
+        padded = ops.concatenate([first, y, last], axis=axis)
+        y = (0.25 * ops.take(padded, list(range(size)), axis=axis)
+             + 0.5 * y + 0.25 * ops.take(padded, list(range(2, size + 2)), axis=axis))
+    return y
+
+
+def test_adaptivity_check_fails_for_a_linear_filter_and_passes_for_an_adapted_basis():
+    """Both ways: a fixed linear low-pass cannot beat the oracle DCT, an image-adapted one does."""
+    from keras import ops
+
+    from keras_gahb.experiments.gahb_basis import GAHB, adaptivity_energies, adapts
+
+    rng = np.random.default_rng(0)
+    images = rng.random((2, 8, 8, 1)).astype("float32")
+    ks = [4, 8, 16]
+    # J = B: its eigenvectors are DCT vectors, the top K the K lowest frequencies, which the
+    # best K DCT vectors (chosen for the clean image) beat by construction.
+    linear = adaptivity_energies(_blur, images, sigma=0.1, ks=ks, seed=0)
+    assert not adapts(linear)
+    assert np.all(linear[GAHB] <= linear["DCT"] + 1e-6)
+    # J = u u^T + B / 2 with u the clean image's direction: the top eigenvector is (nearly)
+    # the image itself, a basis adapted to it, which no fixed basis matches with 4 vectors.
+    for image in images:
+        u = ops.convert_to_tensor(image.reshape(-1) / np.linalg.norm(image))
+
+        def adapted(y, u=u):
+            flat = ops.reshape(y, (ops.shape(y)[0], -1))
+            along = ops.reshape(ops.matmul(flat, u[:, None]) * u[None, :], ops.shape(y))
+            return along + 0.5 * _blur(y)
+
+        energies = adaptivity_energies(adapted, image[None], sigma=0.1, ks=ks, seed=0)
+        assert adapts(energies)
+        assert energies[GAHB][0] > 0.95 and energies[GAHB][0] > energies["DCT"][0] + 0.1
