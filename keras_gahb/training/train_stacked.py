@@ -29,6 +29,24 @@ PER_MODEL_OPTIONS = ("dataset", "dataset_options", "n", "split", "test_size", "s
 _SLOTS = ("_momentums", "_velocities", "_model_variables_moving_average")
 
 
+class _StackedDenoisers(keras.Model):
+    """The K models as one functional model whose train step clears every member's gradient.
+
+    On torch, Keras registers a model's weights with torch by their paths
+    ("encoder_0_conv0/kernel", ...), which repeat from one member to the next, so
+    the outer model's `parameters()` holds only the last member's; `zero_grad`
+    (called by Keras' torch train step) left the others' gradients in place and
+    they accumulated from step to step: every member but the last trained with
+    the sum of all its past gradients (measured: 1.1% weight difference after two
+    SGD steps, 0.9% loss difference after two epochs). Clearing the gradient of
+    every trainable variable fixes it; on TensorFlow and JAX this is never called.
+    """
+
+    def zero_grad(self, set_to_none=True):
+        for variable in self.trainable_variables:
+            variable.value.grad = None
+
+
 def train_stacked(run_dirs, train_images=None, test_images=None, per_model=None, callbacks=(),
                   verbose=1, **options):
     """Train K independent denoisers side by side in one compiled step; one `train` folder each.
@@ -164,7 +182,7 @@ def _train_group(jobs, callbacks, verbose):
               for i, model in enumerate(models)]
     outputs = [keras.layers.Identity(name=f"denoised_{i}")(model(x))
                for i, (model, x) in enumerate(zip(models, inputs))]
-    stacked = keras.Model(inputs, outputs, name="stacked_denoisers")
+    stacked = _StackedDenoisers(inputs, outputs, name="stacked_denoisers")
     learning_rate = learning_rate_schedule(config.schedule, steps, config.epochs, config.lr,
                                            config.halve_every)
     stacked.compile(optimizer=denoiser_optimizer(learning_rate, ema_momentum),
