@@ -122,6 +122,7 @@ def run_benchmark(preset="unet_rf90", size=40, batch=32, steps=30, warmup=5, pre
     _set_threads(keras.backend.backend(), threads)
     from keras_gahb import models
     from keras_gahb.training import detach_weights
+    from keras_gahb.training.train_stacked import StackedDenoisers
 
     members = [models.from_preset(preset, image_size=size, dtype=precision)
                for _ in range(stack)]
@@ -134,7 +135,8 @@ def run_benchmark(preset="unet_rf90", size=40, batch=32, steps=30, warmup=5, pre
         loss = "mse"
     else:
         inputs = [keras.Input(members[0].input_shape[1:]) for _ in members]
-        model = keras.Model(inputs, [m(x) for m, x in zip(members, inputs)])
+        # The class train_stacked uses (on torch it clears every member's gradient each step).
+        model = StackedDenoisers(inputs, [m(x) for m, x in zip(members, inputs)])
         loss = ["mse"] * stack
     model.compile(optimizer=optimizer, loss=loss, jit_compile=jit_compile,
                   steps_per_execution=steps_per_execution)

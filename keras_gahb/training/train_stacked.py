@@ -29,7 +29,7 @@ PER_MODEL_OPTIONS = ("dataset", "dataset_options", "n", "split", "test_size", "s
 _SLOTS = ("_momentums", "_velocities", "_model_variables_moving_average")
 
 
-class _StackedDenoisers(keras.Model):
+class StackedDenoisers(keras.Model):
     """The K models as one functional model whose train step clears every member's gradient.
 
     On torch, Keras registers a model's weights with torch by their paths
@@ -182,7 +182,7 @@ def _train_group(jobs, callbacks, verbose):
               for i, model in enumerate(models)]
     outputs = [keras.layers.Identity(name=f"denoised_{i}")(model(x))
                for i, (model, x) in enumerate(zip(models, inputs))]
-    stacked = _StackedDenoisers(inputs, outputs, name="stacked_denoisers")
+    stacked = StackedDenoisers(inputs, outputs, name="stacked_denoisers")
     learning_rate = learning_rate_schedule(config.schedule, steps, config.epochs, config.lr,
                                            config.halve_every)
     stacked.compile(optimizer=denoiser_optimizer(learning_rate, ema_momentum),
