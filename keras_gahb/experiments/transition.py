@@ -17,6 +17,7 @@ from keras_gahb.experiments.plan import (
     transition_model_dir,
     transition_seed,
 )
+from keras_gahb.experiments.report_settings import SAMPLE_SEED_OFFSET
 from keras_gahb.experiments.trained_models import load_denoiser, train_models
 from keras_gahb.utils import atomic_path, atomic_write_json, save_npz_atomic
 
@@ -127,7 +128,7 @@ def run_transition(config, run_dir, verbose=1):
                                            config.seed + 1)
 
         shape = (config.num_samples,) + test.shape[1:]
-        results = {key: sampling.sample(f, shape, seed=config.seed + 7, **config.sampler)
+        results = {key: sampling.sample(f, shape, seed=config.seed + SAMPLE_SEED_OFFSET, **config.sampler)
                    for key, f in models.items()}
         save_npz_atomic(os.path.join(out, f"samples_n{n}.npz"),
                         **{k: r.images for k, r in results.items()},

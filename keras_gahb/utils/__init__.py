@@ -14,6 +14,8 @@ from keras_gahb.utils.images import (
     read_image_file,
     save_image,
     save_image_grid,
+    upscale_factor,
+    upscale_nearest,
 )
 from keras_gahb.utils.random import numpy_rng
 
@@ -30,4 +32,6 @@ __all__ = [
     "save_image_grid",
     "save_model_atomic",
     "save_npz_atomic",
+    "upscale_factor",
+    "upscale_nearest",
 ]
