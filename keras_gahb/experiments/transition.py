@@ -468,7 +468,7 @@ def _fig1_figure(path, rows, control):
             else:
                 image = np.asarray(image, float)
                 ax.imshow(image[..., 0] if image.shape[-1] == 1 else np.clip(image, 0, 1),
-                          cmap="gray", vmin=0, vmax=1)
+                          cmap="gray", vmin=0, vmax=1, interpolation="nearest")
             if not converged:
                 for spine in ax.spines.values():
                     spine.set_color("red")
