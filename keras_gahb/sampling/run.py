@@ -66,7 +66,10 @@ def run_sampling(
         task: optional inverse problem, one of "inpaint", "superres",
             "missing", "compressive"; needs `image`.
         image: path to a .png or .npy image (H, W) or (H, W, C) in [0, 1], or
-            an array, measured for `task`.
+            an array, measured for `task`. Colour made gray (or a transparent
+            alpha dropped) and a size other than the training size warn in one
+            line naming the file; a size the model cannot take raises a
+            ValueError naming it.
         factor: int, the super-resolution block size. Defaults to 4.
         fraction: float, known pixels ("missing") or measurements per pixel
             ("compressive"). Defaults to 0.1.
