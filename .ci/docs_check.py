@@ -124,12 +124,15 @@ def tiny_run():
     if _TINY_RUN is None:
         folder = tempfile.mkdtemp(prefix="gahb_tiny_run_")
         _TINY_RUN = os.path.join(folder, "reproduce_quick")
-        start = time.time()
+        start, before = time.time(), resource.getrusage(resource.RUSAGE_CHILDREN)
         proc = subprocess.run([sys.executable, "-m", "cli.main", "reproduce", "--scale", "tiny",
                                "--set", "n_values=[10,10000]", "--out", _TINY_RUN, "--quiet"],
                               cwd=ROOT, env=_ENV, capture_output=True, text=True)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
         print(f"[setup] gahb reproduce --scale tiny for the tiny-run blocks: "
-              f"{time.time() - start:.0f} s wall, exit status {proc.returncode}", flush=True)
+              f"{time.time() - start:.0f} s wall, {cpu:.0f} CPU-s, exit status {proc.returncode}",
+              flush=True)
         if proc.returncode:
             print("  " + "\n  ".join((proc.stdout + proc.stderr).strip().splitlines()[-25:]))
     return _TINY_RUN

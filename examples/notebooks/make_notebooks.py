@@ -69,7 +69,8 @@ def notebook(script_path):
              "import sys\n\n"
              f"sys.argv = [{name!r}]")
     if "__doc__" in source:  # a notebook has no module docstring of its own
-        setup += f"\n__doc__ = {ast.get_docstring(ast.parse(source))!r}"
+        lines = ast.get_docstring(ast.parse(source)).splitlines(keepends=True)
+        setup += "\n__doc__ = (\n" + "".join(f"    {line!r}\n" for line in lines) + ")"
     position = 1 if cells and cells[0][0] == "markdown" else 0
     cells.insert(position, ("code", setup))
     return {
