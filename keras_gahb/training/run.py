@@ -110,7 +110,7 @@ def train(run_dir, train_images=None, test_images=None, callbacks=(), verbose=1,
     if config.tensorboard:
         run_steps.check_tensorboard()
     # The chief alone holds the folder's lock (the other workers write nothing).
-    lock = runs.RunLock(run_dir, wait=wait, verbose=verbose) if chief else contextlib.nullcontext()
+    lock = runs.RunLock(run_dir, wait=wait) if chief else contextlib.nullcontext()
     with runs.reporting_full_disk(run_dir), lock:
         data = run_steps.load_data(config, train_images, test_images, data_source)
         resume = run_steps.open_run(run_dir, config, data, write=chief, restart=restart,

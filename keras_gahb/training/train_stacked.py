@@ -113,7 +113,7 @@ def train_stacked(run_dirs, train_images=None, test_images=None, per_model=None,
     with contextlib.ExitStack() as stack:
         stack.enter_context(runs.reporting_full_disk(*run_dirs))
         for run_dir in sorted(run_dirs, key=os.path.abspath):  # one order: no deadlock with wait
-            stack.enter_context(runs.RunLock(run_dir, wait=wait, verbose=verbose))
+            stack.enter_context(runs.RunLock(run_dir, wait=wait))
         loaded = [run_steps.load_data(config, trains[i], tests[i], sources[i])
                   for i, config in enumerate(configs)]
         steps = [run_steps.epoch_steps(config, len(data.train))
