@@ -20,7 +20,6 @@ from keras_gahb.analysis import beyond_figures, figures
 from keras_gahb.analysis.beyond_run import (
     analyze_branching,
     analyze_dimension,
-    analyze_dynamics,
     analyze_references,
 )
 from keras_gahb.analysis.dimension import (
@@ -85,7 +84,6 @@ __all__ = [
     "WienerDenoiser",
     "analyze_branching",
     "analyze_dimension",
-    "analyze_dynamics",
     "analyze_references",
     "beyond_figures",
     "branching",

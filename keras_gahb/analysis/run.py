@@ -4,6 +4,7 @@ import os
 
 import numpy as np
 
+from keras_gahb import runs
 from keras_gahb.analysis import figures
 from keras_gahb.analysis.eigen_analysis import EigenAnalysis, eigen_analysis
 from keras_gahb.analysis.matrix_free import hutchinson_trace, top_eigenpairs
@@ -175,9 +176,11 @@ def analyze_similarity(out_dir, samples, train, compare=None, metric="correlatio
 
 
 def load_images(source, num=None, size=None, seed=0, channels=1):
-    """Images (n, H, W, C) float32 from a file (.npy, .npz, .png), a dataset name, or an array.
+    """Images (n, H, W, C) float32 from a file (.npy, .npz, .png), a run folder, a dataset name, or an array.
 
-    A `(path, key)` tuple picks an array of an .npz file; otherwise an .npz
+    A run folder gives the images its model trained on
+    (`keras_gahb.runs.training_images`; `(folder, "test")` its test images). A
+    `(path, key)` tuple picks an array of an .npz file; otherwise an .npz
     file's "images" array (or its only array) is used. `num` keeps the first
     num images; `channels` converts gray <-> RGB (None keeps them). Shapes
     follow `keras_gahb.utils.as_image_batch`: a 3-D array is one image (H, W, C).
@@ -185,7 +188,12 @@ def load_images(source, num=None, size=None, seed=0, channels=1):
     key = None
     if isinstance(source, tuple):
         source, key = source
-    if isinstance(source, (str, os.PathLike)):
+    if isinstance(source, (str, os.PathLike)) and runs.is_run_folder(source):
+        train, test = runs.training_images(source)  # what the run trained (and tested) on
+        if key not in (None, "train", "test"):
+            raise ValueError(f"A run folder's images are 'train' or 'test', not {key!r}.")
+        array = test if key == "test" else train
+    elif isinstance(source, (str, os.PathLike)):
         path = os.fspath(source)
         if os.path.exists(path) or os.path.splitext(path)[1].lower() in (".npy", ".npz", ".png"):
             array = read_image_file(path, key)
@@ -223,6 +231,4 @@ def _default_size(size, denoiser, model):
         shape = None
     if shape is not None and len(shape) == 4 and shape[1] is not None and shape[1] == shape[2]:
         return int(shape[1])
-    from keras_gahb.training import trained_image_size
-
-    return trained_image_size(model)
+    return runs.trained_image_size(model)

@@ -10,14 +10,15 @@ import os
 
 import numpy as np
 
-from keras_gahb import analysis, data, sampling
+from keras_gahb import analysis, data, runs, sampling
 from keras_gahb.analysis import figures
 from keras_gahb.experiments.plan import (
     transition_members,
     transition_model_dir,
     transition_seed,
 )
-from keras_gahb.experiments.trained_models import load_denoiser, train_models
+from keras_gahb.experiments.trained_models import train_models
+from keras_gahb.models import load_denoiser
 from keras_gahb.utils import atomic_path, atomic_write_json, save_npz_atomic
 
 #: The noise level of the headline train-test gap and of the "trained" check.
@@ -42,22 +43,29 @@ BASELINE_IMAGES = 128
 
 def transition_pool(config):
     """The image pool, and per N the `Split` (nested S1, S2 and one fixed test set)."""
-    pool_size = 2 * max(config.n_values) + config.test_size
-    options = dict(config.dataset_options)
-    if config.dataset == "calpha":
-        options.setdefault("variant", config.calpha_variant)
-    pool = data.get_images(config.dataset, pool_size, config.image_size, seed=config.seed,
-                           **options)
+    source = transition_source(config)
+    pool = data.get_images(source["dataset"], source["num"], source["image_size"],
+                           seed=source["seed"], channels=source["channels"], **source["options"])
     splits = {
-        n: data.disjoint_subsets(pool_size, n, test_size=config.test_size, seed=config.seed)
+        n: data.disjoint_subsets(source["num"], n, test_size=config.test_size, seed=config.seed)
         for n in config.n_values
     }
     return pool, splits
 
 
+def transition_source(config):
+    """The pool of the transition sweep as a `keras_gahb.runs.image_source` record."""
+    options = dict(config.dataset_options)
+    if config.dataset == "calpha":
+        options.setdefault("variant", config.calpha_variant)
+    return runs.image_source(config.dataset, 2 * max(config.n_values) + config.test_size,
+                             config.image_size, seed=config.seed, **options)
+
+
 def train_transition_models(config, run_dir, only=None, verbose=1):
     """Train (or resume) the models of every N; `only=(n, split, replicate)` trains one."""
     pool, splits = transition_pool(config)
+    source = transition_source(config)
     for n in config.n_values:
         members = [(split, replicate) for split, replicate in transition_members(config)
                    if only is None or tuple(only) == (n, split, replicate)]
@@ -70,6 +78,8 @@ def train_transition_models(config, run_dir, only=None, verbose=1):
             images_per_model=config.images_per_model,
             seeds=[transition_seed(config, n, s, r) for s, r in members], verbose=verbose,
             labels=[f"transition N={n} " + s.upper() + "'" * r for s, r in members],
+            sources=[{"source": source, "train": [int(i) for i in getattr(splits[n], s)],
+                      "test": [int(i) for i in splits[n].test]} for s, _ in members],
         )
     return pool, splits
 
@@ -105,7 +115,7 @@ def run_transition(config, run_dir, verbose=1):
         split = splits[n]
         train_sets = {"s1": pool[split.s1], "s2": pool[split.s2]}
         models = {
-            key: load_denoiser(transition_model_dir(run_dir, n, s, r))
+            key: load_denoiser(transition_model_dir(run_dir, n, s, r))[0]
             for key, (s, r) in zip(("s1", "s2", "s1c"), transition_members(config))
         }
         if verbose:

@@ -5,6 +5,7 @@ import os
 import keras
 import numpy as np
 
+from keras_gahb import runs
 from keras_gahb.metrics import cosine_similarity
 from keras_gahb.models import check_image_size
 from keras_gahb.models.loading import image_channels, load_denoiser
@@ -46,12 +47,13 @@ def run_sampling(
 
     Args:
         out_dir: folder to write (created).
-        model: path to a .keras denoiser, or a Keras model / callable.
+        model: path to a .keras denoiser, a run folder (its model.keras), or a
+            Keras model / callable.
         num: int, number of samples. Defaults to 16.
         seed: int. Defaults to 0.
         size: optional int, image side; defaults to the model's fixed input
-            size, else the image_size of the training run whose config.json
-            lies beside the model file, or to the image's size with `task`.
+            size, else the size its run folder records
+            (`keras_gahb.runs.trained_image_size`), or to the image's size with `task`.
         compare: optional second model (path or model), sampled with the same
             seed (same x_0 and z_t).
         task: optional inverse problem, one of "inpaint", "superres",
@@ -206,12 +208,10 @@ def _image_size(denoiser, size, model=None):
         height, width = denoiser.input_shape[1:3]
         if height is not None and width is not None:
             return int(height), int(width)
-    from keras_gahb.training import trained_image_size
-
-    trained = trained_image_size(model)
-    if trained is not None:  # the size in the config.json of the run that saved the model
+    trained = runs.trained_image_size(model)
+    if trained is not None:  # the size the run folder of the model records
         return trained, trained
     raise ValueError(
-        "The model accepts any image size and no config.json of its training run lies beside "
-        "it: pass --size (the image side it was trained on)."
+        "The model accepts any image size and it is not in a run folder that records the size "
+        "it was trained on: pass --size (the image side it was trained on)."
     )

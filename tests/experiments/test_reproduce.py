@@ -382,3 +382,41 @@ def test_extras_section_runs_on_the_trained_transition_models(tiny_run, tmp_path
 
 def summary_figures(run_dir):
     return open(os.path.join(run_dir, "report.html")).read().count("<figure>")
+
+
+def test_every_model_folder_gives_its_training_images_back(tiny_run, tmp_path):
+    """Issue 27 item 4: each model folder records its data source and indices (split.json), and
+    `keras_gahb.runs.training_images` returns exactly the images the part trained it on, drawn
+    here independently as each part draws them."""
+    from keras_gahb import data, runs
+    from keras_gahb.experiments.transition import transition_pool
+
+    run_dir, _ = tiny_run
+    config = config_for_scale("tiny")
+    pool, splits = transition_pool(config)
+    for spec in plan(config, run_dir):
+        assert os.path.exists(os.path.join(spec.run_dir, "split.json")), spec.run_dir
+        assert not os.path.exists(os.path.join(spec.run_dir, "images.npz"))
+        train, test = runs.training_images(spec.run_dir)
+        if spec.part == "transition":
+            expected = pool[getattr(splits[spec.n], spec.split)], pool[splits[spec.n].test]
+        elif spec.part == "calpha":
+            alpha = float(spec.split[len("alpha"):])
+            images = data.get_images("calpha", config.calpha_n + config.test_size,
+                                     config.image_size, seed=config.seed, alpha=alpha,
+                                     variant=config.calpha_variant)
+            expected = images[: config.calpha_n], images[config.calpha_n:]
+        else:
+            images = data.get_images("discs", config.discs_n + config.test_size, config.image_size,
+                                     seed=config.seed)
+            expected = images[: config.discs_n], images[config.discs_n:]
+        np.testing.assert_array_equal(train, expected[0])
+        np.testing.assert_array_equal(test, expected[1])
+    # The control: a split.json that indexes other images is caught by config.json's fingerprints.
+    folder = tmp_path / "model"
+    shutil.copytree(plan(config, run_dir)[0].run_dir, folder)
+    split = json.loads((folder / "split.json").read_text())
+    split["train"] = split["train"][::-1]
+    (folder / "split.json").write_text(json.dumps(split))
+    with pytest.raises(ValueError, match="differ from those it trained on"):
+        runs.training_images(folder)
