@@ -3,7 +3,10 @@
 Per N three denoisers: S1 and S2 on disjoint training sets, and the S1' control (S1 again, another
 seed), which measures how much two models differ by optimization noise alone. Every S1-vs-S2
 measure is reported beside its S1-vs-S1' control and beside data baselines, and the checks compare
-those numbers, so that an untrained network cannot pass them.
+those numbers, so that an untrained network cannot pass them. The sampler's outcomes (reached
+sigma_final, noise floor, diverged, max_steps) are counted apart; the samples' realism (gradient
+energy and power spectrum against test images) sets a smoothness-matched baseline for the
+largest-N agreement check; memorization is measured up to scale (plain L2 is information).
 """
 
 import os
