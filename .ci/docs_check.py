@@ -43,7 +43,7 @@ EXAMPLES = {
         r"max \|f\(3y\) - 3 f\(y\)\| = \d\.\d+e-0[5-9]",
     ]),
     "sample_gaussian_prior.py": ([], [
-        r"300 images: 300 converged.*, 0 diverged",
+        r"300 images: 300 reached sigma_final.*, 0 diverged",
         r"inpainting RMSE of 4 solutions",
     ]),
     "analyze_gahb.py": (["--out", "analyze_example"], [

@@ -22,6 +22,8 @@ figure img { max-width: 100%; border: 1px solid #ddd; }
 figcaption { font-size: 0.9em; color: #555; }
 .check-pass { color: #1a7f37; font-weight: bold; }
 .check-fail { color: #c62828; font-weight: bold; }
+.check-na { color: #777; font-weight: bold; }
+.reason { font-size: 0.85em; color: #555; }
 .note { background: #f7f7f7; border-left: 4px solid #999; padding: .5em 1em; }
 code { background: #f2f2f2; padding: 0 3px; }
 """
@@ -67,11 +69,16 @@ def _section_html(section):
     if checks:
         out.append("<table><tr><th>claim</th><th>measured</th><th>result</th></tr>")
         for check in checks:
-            passed = check["passed"]
-            label = "pass" if passed else "fail"
+            label = check_label(check).lower()
+            measured = html.escape(str(check["value"]))
+            if check.get("reason"):
+                measured += f'<br><span class="reason">{html.escape(str(check["reason"]))}</span>'
+            if check.get("distance"):
+                measured += (f'<br><span class="reason">distance to passing: '
+                             f'{html.escape(str(check["distance"]))}</span>')
             out.append(
-                f"<tr><td>{html.escape(check['claim'])}</td><td>{html.escape(str(check['value']))}</td>"
-                f'<td class="check-{label}">{label.upper()}</td></tr>'
+                f"<tr><td>{html.escape(check['claim'])}</td><td>{measured}</td>"
+                f'<td class="check-{label.replace("/", "")}">{label.upper()}</td></tr>'
             )
         out.append("</table>")
     for table in section.get("tables", []):
@@ -79,6 +86,19 @@ def _section_html(section):
     for figure in section.get("figures", []):
         out.append(_figure_html(figure))
     return "\n".join(out)
+
+
+def check_label(check):
+    """"PASS", "FAIL", or "N/A" for a check whose "applicable" is False (information, not a
+    check: not counted in all_checks_passed). Checks without the key are applicable."""
+    if not check.get("applicable", True):
+        return "N/A"
+    return "PASS" if check["passed"] else "FAIL"
+
+
+def counted(check):
+    """Whether a check counts towards all_checks_passed (its "applicable" is not False)."""
+    return bool(check.get("applicable", True))
 
 
 def _table_html(table):

@@ -39,9 +39,10 @@ def run_sampling(
     """Sample `num` images from a denoiser and write them, their grid and sigma trajectories.
 
     Writes to `out_dir`: `samples.npz` (images, initial, sigmas padded with
-    NaN, steps, converged, diverged, at_floor; plus `images_compare` with `compare` and
+    NaN, steps, converged, diverged, at_floor, hit_max_steps: one outcome per image, see
+    `keras_gahb.sampling.OUTCOMES`; plus `images_compare` with `compare` and
     `clean`, `measured` with `task`), `grid.png`, `sigmas.json`, `sigmas.png`,
-    `config.json`, `summary.json`; with `compare` also `compare.png` (the two
+    `config.json`, `summary.json` (with "outcome_counts"); with `compare` also `compare.png` (the two
     models side by side, same positions = same noise) and `compare.json` (the
     per-image cosine similarity, plain and mean-removed).
 
@@ -105,11 +106,15 @@ def run_sampling(
         "converged": result.converged,
         "diverged": result.diverged,
         "at_floor": result.at_floor,
+        "hit_max_steps": result.hit_max_steps,
     }
+    counts = result.outcome_counts()
     summary = {"model": model_name, "out_dir": os.fspath(out_dir), "summary": result.summary(),
-               "num_converged": int(result.converged.sum()),
-               "num_diverged": int(result.diverged.sum()),
-               "num_at_floor": int(result.at_floor.sum())}
+               "outcome_counts": counts,
+               "num_converged": counts["reached"],
+               "num_at_floor": counts["floor"],
+               "num_diverged": counts["diverged"],
+               "num_max_steps": counts["max_steps"]}
     grid_images = result.images
     if task is not None:
         measured = keras.ops.convert_to_numpy(operator.backproject(measurements))[0]
@@ -144,6 +149,7 @@ def run_sampling(
         )
         summary["compare"] = {k: v for k, v in comparison.items() if k.startswith("mean")}
         summary["compare_summary"] = result_compare.summary()
+        summary["compare_outcome_counts"] = result_compare.outcome_counts()
         summary["compare_model"] = name_b
 
     save_npz_atomic(os.path.join(out_dir, "samples.npz"), **arrays)
