@@ -52,7 +52,7 @@ EXAMPLES = {
         r"max \|f\(3y\) - 3 f\(y\)\| = \d\.\d+e-0[5-9]",
     ]),
     "sample_gaussian_prior.py": ([], [
-        r"300 images: 300 converged.*, 0 diverged",
+        r"300 images: 300 reached sigma_final.*, 0 diverged",
         r"inpainting RMSE of 4 solutions",
     ]),
     "analyze_gahb.py": (["--out", "analyze_example"], [
@@ -78,7 +78,9 @@ EXAMPLES = {
         r"disc tangent projection: tr J 5\.000, implied dimension 5",
         r"\[dynamics\] N=4: tau_gen \d+",
     ]),
-    "reproduce_tiny.py": (["example_tiny"], [r"\[(PASS|FAIL)\] transition", r"report\.html"]),
+    "reproduce_tiny.py": (["example_tiny"], [r"\[(PASS|FAIL)\] transition", r"report\.html",
+                                             r"transition_n2_s1: 2 training and \d+ test images "
+                                             r"of 8x8"]),
     "convert_official_checkpoint.py": ([], [
         r"max \|\(y - keras\(y\)\) - torch\(y\)\| = \d\.\d\de-0[5-9]",  # Keras = PyTorch
         r"Converted model: ",

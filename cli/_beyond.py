@@ -91,7 +91,7 @@ def dynamics(data, ns, size, num_test, steps, every, preset, batch_size, learnin
 
     Example: gahb analyze dynamics --data faces --size 16 --ns 4,8,16 --steps 1500 --out dyn/
     """
-    from keras_gahb.analysis.beyond_run import analyze_dynamics
+    from keras_gahb.experiments import analyze_dynamics
 
     s = analyze_dynamics(out_dir, data, ns=_ints(ns), size=size, num_test=num_test, steps=steps,
                          every=every, preset=preset, batch_size=batch_size,

@@ -60,8 +60,9 @@ def command(part, scale, out, only, seeds, show_plan, settings, with_, quiet):
         spread = experiments.reproduce_seeds(out, seeds=seed_list, scale=scale, parts=parts,
                                              verbose=0 if quiet else 1, **overrides)
         for claim, entry in spread["checks"].items():
-            click.echo(f"[{entry['passed']}/{len(seed_list)} seeds pass] {claim}: "
-                       + " / ".join(str(v) for v in entry["values"]))
+            tally = (f"{entry['passed']}/{len(seed_list)} seeds pass" if entry["applicable"]
+                     else "N/A")
+            click.echo(f"[{tally}] {claim}: " + " / ".join(str(v) for v in entry["values"]))
         click.echo(f"Spread: {out}/spread.md  Reports: {out}/seed<S>/report.html")
         return
     summary = experiments.reproduce(out, scale=scale, parts=parts, only=only,
@@ -71,7 +72,8 @@ def command(part, scale, out, only, seeds, show_plan, settings, with_, quiet):
         return
     for name, section in summary["parts"].items():
         for check in section["checks"]:
-            mark = "PASS" if check["passed"] else "FAIL"
+            mark = "N/A" if check.get("applicable", True) is False else (
+                "PASS" if check["passed"] else "FAIL")
             click.echo(f"[{mark}] {name}: {check['claim']} ({check['value']})")
     for check in summary.get("extras", {}).get("checks", []):
         click.echo(f"[{'PASS' if check['passed'] else 'FAIL'}] extras (beyond the paper): "

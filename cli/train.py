@@ -107,12 +107,22 @@ def _noise(ctx, param, value):
               help="Train another model side by side in the same step, in run directory DIR, "
                    "with these per-model options (split, seed, n, dataset, ...), e.g. "
                    "--stack runs/s2:split=s2. Repeatable.")
+@click.option("--wait", is_flag=True,
+              help="If another process trains in the run directory, wait for it to finish "
+                   "instead of refusing.")
+@click.option("--restart", is_flag=True,
+              help="Delete what was trained in the run directory (checkpoints, models, history) "
+                   "and train it again from epoch 0, e.g. when no checkpoint is intact.")
 @click.option("--print-config", is_flag=True,
               help="Print the resolved options as JSON and exit without training.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @click.pass_context
-def command(ctx, config_file, print_config, quiet, stacked, **flags):
+def command(ctx, config_file, print_config, quiet, stacked, wait, restart, **flags):
     """Train a bias-free denoiser; rerun the same command to resume an interrupted run.
+
+    One process at a time trains in a run directory (--wait to queue behind
+    another); a damaged newest checkpoint falls back to the one before; a full
+    disk or a non-finite loss stops with one line saying what is kept.
 
     Example: gahb train --dataset faces --n 40 --preset unet_small --epochs 20 --out runs/faces
     """
@@ -140,11 +150,12 @@ def command(ctx, config_file, print_config, quiet, stacked, **flags):
             folder, _, pairs = spec.partition(":")
             dirs.append(folder)
             per_model.append(parse_key_values([p for p in pairs.split(",") if p], "--stack"))
-        for result in train_stacked(dirs, per_model=per_model, verbose=verbose, **options):
+        for result in train_stacked(dirs, per_model=per_model, verbose=verbose, wait=wait,
+                                    restart=restart, **options):
             click.echo(result.summary())
         click.echo(f"Wrote {', '.join(dirs)} (one train run directory each)")
         return
-    result = train(out, verbose=verbose, **options)
+    result = train(out, verbose=verbose, wait=wait, restart=restart, **options)
     click.echo(result.summary())
     click.echo(f"Wrote {os.path.join(out, '')} (model.keras, model_best.keras, history.csv, "
                "psnr_curves.png)")

@@ -6,7 +6,9 @@ in diffusion models arises from geometry-adaptive harmonic representations"
 
 The subpackages follow the flow of the work: `data` -> `models` (with
 `layers`) -> `training` -> `sampling` -> `analysis` -> `experiments`, with
-`metrics` (PSNR, cosine similarity) shared by training, sampling and analysis.
+`metrics` (PSNR, cosine similarity) shared by training, sampling and analysis,
+and `runs` (run folders: written by training, read by the others) between
+`data` and `models`. docs/package_map.md says where each concern lives.
 `layers` and `models` are imported with the package (so that `.keras` files
 of its models load after `import keras_gahb`; `keras_gahb.load_model(path)`
 loads one); the others are imported on first use (`keras_gahb.analysis`,
@@ -18,7 +20,7 @@ import importlib
 from keras_gahb import layers, models
 from keras_gahb.version import __version__
 
-_LAZY_SUBPACKAGES = ("analysis", "data", "experiments", "metrics", "sampling", "training")
+_LAZY_SUBPACKAGES = ("analysis", "data", "experiments", "metrics", "runs", "sampling", "training")
 
 __all__ = [
     "analysis",
@@ -27,6 +29,7 @@ __all__ = [
     "layers",
     "metrics",
     "models",
+    "runs",
     "sampling",
     "training",
     "load_model",
@@ -53,9 +56,7 @@ def load_model(path):
 
     >>> model = keras_gahb.load_model("gahb_runs/reproduce_quick/models/transition_n10000_s1")
     """
-    from keras_gahb.models.loading import model_file
-
-    return models.load_denoiser(model_file(path), presets=False)[0]
+    return models.load_denoiser(path, presets=False)[0]
 
 
 def __getattr__(name):

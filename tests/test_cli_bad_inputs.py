@@ -105,7 +105,7 @@ def test_refused_train_commands_leave_nothing_and_the_corrected_command_runs(tmp
     assert model.base_channels == 4 and model.get_layer("encoder_0_conv0").filters == 4
     # Once an epoch is finished, other settings are refused as before.
     _one_line_error(_run("train", *_with(TINY, n=5), "--config", config, "--out", out),
-                    "different settings", "n:")
+                    "other settings", "n:")
 
 
 def test_model_call_raises_a_plain_value_error_without_the_keras_wrapper():
@@ -286,9 +286,9 @@ def test_reproduce_folder_without_results_takes_corrected_settings(tmp_path):
     (out / "parts").mkdir(parents=True)
     (out / "config.json").write_text(json.dumps({"scale": "tiny", "epochs": 99}))
     config = config_for_scale("tiny")
-    reproduce_module._check_or_write_config(str(out), config)
+    reproduce_module.check_or_write_config(str(out), config)
     assert json.loads((out / "config.json").read_text())["epochs"] == config.epochs
     # ... but once a part is finished, other settings are refused.
     (out / "parts" / "transition.json").write_text("{}")
     with pytest.raises(ValueError, match="other settings"):
-        reproduce_module._check_or_write_config(str(out), config_for_scale("tiny", epochs=2))
+        reproduce_module.check_or_write_config(str(out), config_for_scale("tiny", epochs=2))

@@ -7,6 +7,9 @@
   `cosine_similarity`, `nearest_neighbors`, `memorization_ratio`,
   `relative_model_variance`, `kl_bound`, and the `EmpiricalOptimalDenoiser`
   of a finite training set.
+- Sample realism: `gradient_energy_ratio`, `radial_power_spectrum`, `sample_realism`; the
+  smoothness-matched baseline `gaussian_blur`, `blur_to_match`, `matched_blur_baseline`,
+  `matched_agreement`.
 - Beyond the paper: reference denoisers (`WienerDenoiser`, `GaussianMixtureDenoiser`,
   `SmoothedEmpiricalDenoiser`, `LocalPatchDenoiser`, `PCALocalDenoiser`) and
   `compare_with_references`; Jacobian `dimension_curve` across sigma; sampling probes
@@ -20,7 +23,6 @@ from keras_gahb.analysis import beyond_figures, figures
 from keras_gahb.analysis.beyond_run import (
     analyze_branching,
     analyze_dimension,
-    analyze_dynamics,
     analyze_references,
 )
 from keras_gahb.analysis.dimension import (
@@ -53,6 +55,15 @@ from keras_gahb.analysis.measures import (
     train_test_gap,
 )
 from keras_gahb.analysis.probes import branching, trajectory_agreement
+from keras_gahb.analysis.realism import (
+    blur_to_match,
+    gaussian_blur,
+    gradient_energy_ratio,
+    matched_agreement,
+    matched_blur_baseline,
+    radial_power_spectrum,
+    sample_realism,
+)
 from keras_gahb.analysis.references import (
     REFERENCES,
     GaussianMixtureDenoiser,
@@ -85,9 +96,9 @@ __all__ = [
     "WienerDenoiser",
     "analyze_branching",
     "analyze_dimension",
-    "analyze_dynamics",
     "analyze_references",
     "beyond_figures",
+    "blur_to_match",
     "branching",
     "calibrate_patch_size",
     "compare_with_references",
@@ -114,17 +125,23 @@ __all__ = [
     "eigen_analysis",
     "empirical_optimal_denoiser",
     "figures",
+    "gaussian_blur",
+    "gradient_energy_ratio",
     "hutchinson_trace",
     "jacobian",
     "kl_bound",
     "load_denoiser",
     "load_images",
+    "matched_agreement",
+    "matched_blur_baseline",
     "memorization_ratio",
     "mse_curve",
     "mse_slope",
     "nearest_neighbors",
     "psnr",
     "psnr_curve",
+    "radial_power_spectrum",
+    "sample_realism",
     "relative_model_variance",
     "symmetric_eigh",
     "top_eigenpairs",

@@ -1,4 +1,6 @@
-"""What `gahb analyze references | dynamics | branching | dimension` run: compute, write JSON + PNG.
+"""What `gahb analyze references | branching | dimension` run: compute, write JSON + PNG.
+
+(`gahb analyze dynamics` trains models: it is `keras_gahb.experiments.analyze_dynamics`.)
 
 A model argument is a .keras file, a preset name, a denoiser, or
 "reference:NAME" for a reference denoiser of the training images (`--train`),
@@ -51,38 +53,6 @@ def analyze_references(out_dir, model, train, images, sigmas=(0.02, 0.05, 0.1, 0
     atomic_write_json(os.path.join(out_dir, "references.json"), summary)
     beyond_figures.references_figure(os.path.join(out_dir, "references.png"), result,
                                      title=f"{name}: N = {len(train_x)}")
-    return summary
-
-
-def analyze_dynamics(out_dir, data, ns=(4, 8, 16, 32), size=16, num_test=16, steps=2000, every=100,
-                     preset="unet_tiny", batch_size=8, learning_rate=1e-3, num_samples=8, seed=0,
-                     stop_at_memorization=True, verbose=1):
-    """Memorization over training time for several N: dynamics.json and dynamics.png (with the tau fit).
-
-    Args:
-        data: dataset name or image file; the first max(ns) images train, the
-            last `num_test` are held out.
-        stop_at_memorization: stop each N at its tau_mem (`steps` is a cap).
-    """
-    from keras_gahb.training.memorization import memorization_sweep
-
-    ns = sorted(int(n) for n in ns)
-    pool = load_images(data, num=max(ns) + int(num_test), size=size, seed=seed, channels=None
-                       if not isinstance(data, str) or os.path.exists(data) else 1)
-    if len(pool) < max(ns) + int(num_test):
-        raise ValueError(f"Need {max(ns) + int(num_test)} images (max N + num_test); {data} has {len(pool)}.")
-    sweep = memorization_sweep(pool[:max(ns)], pool[-int(num_test):], ns, steps=steps, every=every,
-                               preset=preset, batch_size=batch_size, learning_rate=learning_rate,
-                               seed=seed, num_samples=num_samples,
-                               stop_at_memorization=stop_at_memorization, verbose=verbose)
-    summary = {"data": str(data), "size": pool.shape[1], "preset": preset, "steps": steps,
-               "every": every, "batch_size": batch_size, "learning_rate": learning_rate,
-               "num_samples": num_samples, "stop_at_memorization": stop_at_memorization,
-               "ns": ns, "times": {str(n): t for n, t in sweep["times"].items()},
-               "records": {str(n): r for n, r in sweep["records"].items()},
-               "fit_mem": sweep["fit_mem"], "fit_gen": sweep["fit_gen"]}
-    atomic_write_json(os.path.join(out_dir, "dynamics.json"), summary)
-    beyond_figures.dynamics_figure(os.path.join(out_dir, "dynamics.png"), sweep)
     return summary
 
 
@@ -198,4 +168,4 @@ def _model(spec, train_x, mode):
     return load_denoiser(spec)
 
 
-__all__ = ["analyze_branching", "analyze_dimension", "analyze_dynamics", "analyze_references"]
+__all__ = ["analyze_branching", "analyze_dimension", "analyze_references"]

@@ -4,6 +4,7 @@ import os
 
 import numpy as np
 
+from keras_gahb import runs
 from keras_gahb.analysis import figures
 from keras_gahb.analysis.eigen_analysis import EigenAnalysis, eigen_analysis
 from keras_gahb.analysis.matrix_free import hutchinson_trace, top_eigenpairs
@@ -18,13 +19,7 @@ from keras_gahb.analysis.measures import (
     psnr_curve,
     train_test_gap,
 )
-from keras_gahb.models.loading import (
-    check_image_fits,
-    image_channels,
-    load_denoiser,
-    model_file,
-    model_title,
-)
+from keras_gahb.models.loading import check_image_fits, image_channels, load_denoiser, model_title
 from keras_gahb.utils import atomic_write_json
 from keras_gahb.utils.images import as_image_batch, read_image_file
 
@@ -43,7 +38,6 @@ def analyze_jacobian(out_dir, model, image, sigma, seed=0, method="full", top_k=
             eigenpairs matrix-free, tr J by Hutchinson). Default "full".
         size: image side when `image` is a dataset name.
     """
-    model = model_file(model)
     denoiser, name = load_denoiser(model)
     x = _model_images(image, denoiser, model, num=1, size=size, seed=seed)[0]
     if method == "full":
@@ -88,7 +82,6 @@ def analyze_psnr(out_dir, models, train=None, test=None, sigmas=(0.02, 0.05, 0.1
     sigmas = check_sigmas(sigmas)
     results, curves = {}, {}
     for label, model in models.items():
-        model = model_file(model)
         denoiser, name = load_denoiser(model)
         entry, pair = {"model": name}, {}
         for split, source in (("train", train), ("test", test)):
@@ -112,7 +105,6 @@ def analyze_slope(out_dir, model, images, sigma_min=0.01, sigma_max=0.2, num_sig
         raise ValueError(f"Need 0 < sigma_min < sigma_max; got {sigma_min}, {sigma_max}.")
     if num_sigmas < 3:
         raise ValueError("num_sigmas must be at least 3.")
-    model = model_file(model)
     denoiser, name = load_denoiser(model)
     x = _model_images(images, denoiser, model, num=num, size=size, seed=seed)
     sigmas = np.geomspace(sigma_min, sigma_max, num_sigmas)
@@ -180,9 +172,11 @@ def analyze_similarity(out_dir, samples, train, compare=None, metric="correlatio
 
 
 def load_images(source, num=None, size=None, seed=0, channels=1, warn=False):
-    """Images (n, H, W, C) float32 from a file (.npy, .npz, .png), a dataset name, or an array.
+    """Images (n, H, W, C) float32 from a file (.npy, .npz, .png), a run folder, a dataset name, or an array.
 
-    A `(path, key)` tuple picks an array of an .npz file; otherwise an .npz
+    A run folder gives the images its model trained on
+    (`keras_gahb.runs.training_images`; `(folder, "test")` its test images). A
+    `(path, key)` tuple picks an array of an .npz file; otherwise an .npz
     file's "images" array (or its only array) is used. `num` keeps the first
     num images; `channels` converts gray <-> RGB (None keeps them; with `warn`,
     a conversion that loses colour or transparency issues a one-line warning
@@ -192,7 +186,12 @@ def load_images(source, num=None, size=None, seed=0, channels=1, warn=False):
     key = None
     if isinstance(source, tuple):
         source, key = source
-    if isinstance(source, (str, os.PathLike)):
+    if isinstance(source, (str, os.PathLike)) and runs.is_run_folder(source):
+        train, test = runs.training_images(source)  # what the run trained (and tested) on
+        if key not in (None, "train", "test"):
+            raise ValueError(f"A run folder's images are 'train' or 'test', not {key!r}.")
+        array = test if key == "test" else train
+    elif isinstance(source, (str, os.PathLike)):
         path = os.fspath(source)
         if os.path.exists(path) or os.path.splitext(path)[1].lower() in (".npy", ".npz", ".png"):
             array = read_image_file(path, key)
@@ -256,6 +255,4 @@ def _default_size(size, denoiser, model):
         shape = None
     if shape is not None and len(shape) == 4 and shape[1] is not None and shape[1] == shape[2]:
         return int(shape[1])
-    from keras_gahb.training import trained_image_size
-
-    return trained_image_size(model)
+    return runs.trained_image_size(model)

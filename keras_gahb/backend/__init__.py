@@ -12,7 +12,8 @@ This is the only part of keras_gahb that dispatches on the Keras backend
   replicas of a data-parallel step (synchronized batch norm), and
   `local_predictor`, inference computed by one process of a multi-process run;
 - `threads`: `configure_stacked_threads`, TensorFlow's CPU thread pools for
-  stacked training.
+  stacked training;
+- `devices`: `on_cpu`, whether the backend computes on the CPU.
 """
 
 from keras_gahb.backend.autodiff import (
@@ -25,6 +26,7 @@ from keras_gahb.backend.autodiff import (
     vjp,
 )
 from keras_gahb.backend.compile import compile_function, functional_denoiser
+from keras_gahb.backend.devices import on_cpu
 from keras_gahb.backend.cross_replica import global_batch_variance, local_predictor
 from keras_gahb.backend.threads import configure_stacked_threads
 
@@ -40,5 +42,6 @@ __all__ = [
     "jvp",
     "linearize",
     "local_predictor",
+    "on_cpu",
     "vjp",
 ]

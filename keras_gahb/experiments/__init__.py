@@ -1,5 +1,10 @@
-"""The paper's experiments end to end (`gahb reproduce`), with a self-contained report."""
+"""The paper's experiments end to end (`gahb reproduce`), with a self-contained report.
 
+Also the instruments that train models to measure them (`analyze_dynamics`: memorization over
+training time), so that `keras_gahb.analysis` measures denoisers without training any.
+"""
+
+from keras_gahb.experiments.dynamics import analyze_dynamics
 from keras_gahb.experiments.extras import run_extras
 from keras_gahb.experiments.jobs import check_jobs, format_jobs, list_jobs
 from keras_gahb.experiments.plan import PAIRINGS, ModelSpec, model_seed, plan
@@ -13,6 +18,7 @@ from keras_gahb.experiments.reproduction_config import (
     config_for_scale,
 )
 
-__all__ = ["PAIRINGS", "PARTS", "SCALES", "ModelSpec", "ReproductionConfig", "check_jobs",
-           "config_for_scale", "format_jobs", "list_jobs", "model_seed", "plan", "report_analysis", "report_sampling",
-           "reproduce", "reproduce_seeds", "run_extras", "write_outputs"]
+__all__ = ["PAIRINGS", "PARTS", "SCALES", "ModelSpec", "ReproductionConfig", "analyze_dynamics",
+           "check_jobs", "config_for_scale", "format_jobs", "list_jobs", "model_seed", "plan",
+           "report_analysis", "report_sampling", "reproduce", "reproduce_seeds", "run_extras",
+           "write_outputs"]

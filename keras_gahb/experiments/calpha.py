@@ -4,11 +4,12 @@ import os
 
 import numpy as np
 
-from keras_gahb import analysis, data
+from keras_gahb import analysis, data, runs
 from keras_gahb.analysis import figures
 from keras_gahb.experiments.plan import plan
 from keras_gahb.experiments.reproduction_config import PAPER_CALPHA_SLOPES
-from keras_gahb.experiments.trained_models import load_denoiser, train_models
+from keras_gahb.experiments.trained_models import train_models
+from keras_gahb.models import load_denoiser
 from keras_gahb.utils import atomic_write_json
 
 #: A measured slope within this distance of alpha / (alpha + 1) counts as optimal.
@@ -23,22 +24,28 @@ def run_calpha(config, run_dir, verbose=1):
     os.makedirs(out, exist_ok=True)
     fits, curves = {}, {}
     specs = {spec.split: spec for spec in plan(config, run_dir) if spec.part == "calpha"}
-    pools = {
-        alpha: data.get_images("calpha", config.calpha_n + config.test_size, config.image_size,
-                               seed=config.seed, alpha=alpha, variant=config.calpha_variant)
+    sources = {
+        alpha: runs.image_source("calpha", config.calpha_n + config.test_size, config.image_size,
+                                 seed=config.seed, alpha=alpha, variant=config.calpha_variant)
         for alpha in config.calpha_alphas
     }
+    pools = {alpha: data.get_images("calpha", source["num"], source["image_size"],
+                                    seed=source["seed"], **source["options"])
+             for alpha, source in sources.items()}
+    indices = {"train": list(range(config.calpha_n)),
+               "test": list(range(config.calpha_n, config.calpha_n + config.test_size))}
     chosen = [specs[f"alpha{alpha:g}"] for alpha in config.calpha_alphas]
     train_models([spec.run_dir for spec in chosen], config,
                  train_sets=[pools[a][: config.calpha_n] for a in config.calpha_alphas],
                  test_sets=[pools[a][config.calpha_n:] for a in config.calpha_alphas],
                  images_per_model=config.calpha_images_per_model,
                  seeds=[spec.seed for spec in chosen], verbose=verbose,
-                 labels=[f"C^alpha alpha={a:g}" for a in config.calpha_alphas])
+                 labels=[f"C^alpha alpha={a:g}" for a in config.calpha_alphas],
+                 sources=[{"source": sources[a], **indices} for a in config.calpha_alphas])
     for alpha in config.calpha_alphas:
         pool = pools[alpha]
         spec = specs[f"alpha{alpha:g}"]
-        denoiser = load_denoiser(spec.run_dir)
+        denoiser = load_denoiser(spec.run_dir)[0]
         mse = analysis.mse_curve(denoiser, pool[config.calpha_n:], config.slope_sigmas,
                                  seed=config.seed)
         fit = analysis.mse_slope(config.slope_sigmas, mse, seed=config.seed)

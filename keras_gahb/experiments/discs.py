@@ -4,11 +4,12 @@ import os
 
 import numpy as np
 
-from keras_gahb import analysis, data
+from keras_gahb import analysis, data, runs
 from keras_gahb.analysis import figures
 from keras_gahb.experiments.plan import plan
 from keras_gahb.experiments.reproduction_config import PAPER_DISC_EIGENVALUES
-from keras_gahb.experiments.trained_models import load_denoiser, train_model
+from keras_gahb.experiments.trained_models import train_model
+from keras_gahb.models import load_denoiser
 from keras_gahb.utils import atomic_write_json
 
 #: The manifold dimension: center x, y, radius, foreground and background intensity.
@@ -26,14 +27,16 @@ def run_discs(config, run_dir, verbose=1):
     """Train a disc denoiser, fit its MSE slope and analyse its Jacobian; returns the section."""
     out = os.path.join(run_dir, "discs")
     os.makedirs(out, exist_ok=True)
-    pool = data.get_images("discs", config.discs_n + config.test_size, config.image_size,
-                           seed=config.seed)
+    num = config.discs_n + config.test_size
+    pool = data.get_images("discs", num, config.image_size, seed=config.seed)
     train, test = pool[: config.discs_n], pool[config.discs_n:]
     spec = next(spec for spec in plan(config, run_dir) if spec.part == "discs")
+    source = {"source": runs.image_source("discs", num, config.image_size, seed=config.seed),
+              "train": list(range(config.discs_n)), "test": list(range(config.discs_n, num))}
     train_model(spec.run_dir, config, train_images=train, test_images=test,
                 images_per_model=config.discs_images_per_model, seed=spec.seed, verbose=verbose,
-                label="discs")
-    denoiser = load_denoiser(spec.run_dir)
+                label="discs", source=source)
+    denoiser = load_denoiser(spec.run_dir)[0]
 
     mse = analysis.mse_curve(denoiser, test, config.slope_sigmas, seed=config.seed)
     fit = analysis.mse_slope(config.slope_sigmas, mse, seed=config.seed)

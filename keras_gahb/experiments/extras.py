@@ -26,8 +26,8 @@ from keras_gahb import analysis
 from keras_gahb.analysis import beyond_figures
 from keras_gahb.analysis.figures import _save, _subplots
 from keras_gahb.experiments.plan import transition_model_dir
-from keras_gahb.experiments.trained_models import load_denoiser
 from keras_gahb.experiments.transition import train_transition_models
+from keras_gahb.models import load_denoiser
 from keras_gahb.utils import atomic_write_json, read_json
 
 #: Noise levels of the reference comparison and of the dimension curve.
@@ -85,7 +85,7 @@ def run_extras(config, run_dir, verbose=1):
             print(f"[extras] {message}", flush=True)
 
     for n in ns:
-        models[n] = {s: load_denoiser(transition_model_dir(run_dir, n, s)) for s in ("s1", "s2")}
+        models[n] = {s: load_denoiser(transition_model_dir(run_dir, n, s))[0] for s in ("s1", "s2")}
         train[n] = pool[splits[n].s1]
         start = time.time()
         comparison = analysis.compare_with_references(models[n]["s1"], train[n], test[:num_eval],

@@ -6,9 +6,9 @@ import numpy as np
 
 from keras_gahb import analysis
 from keras_gahb.analysis import figures
-from keras_gahb.experiments.trained_models import load_denoiser
 from keras_gahb.experiments.plan import transition_model_dir
 from keras_gahb.experiments.transition import train_transition_models
+from keras_gahb.models import load_denoiser
 from keras_gahb.utils import atomic_path, atomic_write_json
 
 #: Held-out images whose Jacobian eigenvectors are compared with the fixed bases.
@@ -122,7 +122,7 @@ def run_gahb(config, run_dir, verbose=1):
     os.makedirs(out, exist_ok=True)
     n = max(config.n_values)
     pool, splits = train_transition_models(config, run_dir, only=(n, "s1", 0), verbose=verbose)
-    denoiser = load_denoiser(transition_model_dir(run_dir, n, "s1"))
+    denoiser = load_denoiser(transition_model_dir(run_dir, n, "s1"))[0]
     test = splits[n].test
     result = analysis.eigen_analysis(denoiser, pool[test[0]], sigma=config.gahb_sigma,
                                      seed=config.seed)

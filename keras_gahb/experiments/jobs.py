@@ -10,9 +10,9 @@ gathering, that every model folder was trained with the run's settings.
 import os
 import shlex
 
+from keras_gahb import runs
 from keras_gahb.experiments.plan import plan
 from keras_gahb.experiments.reproduction_config import config_for_scale
-from keras_gahb.utils import read_json
 
 # The options of each model's training run that come from the reproduction's
 # configuration (keras_gahb.experiments.trained_models.train_model).
@@ -104,11 +104,11 @@ def check_jobs(run_dir=None, scale="quick", **overrides):
     jobs = list_jobs(run_dir, scale, **overrides)
     statuses, wrong = [], []
     for job in jobs:
-        path = os.path.join(job["model_dir"], "config.json")
-        if not os.path.exists(path):
+        record = runs.read_config(job["model_dir"])
+        if record is None:
             statuses.append((job, "missing"))
             continue
-        saved = read_json(path).get("config", {})
+        saved = record.get("config", {})
         expected = {option: getattr(config, field) for option, field in _MODEL_OPTIONS.items()}
         expected["seed"] = job["seed"]
         differences = [
@@ -118,12 +118,13 @@ def check_jobs(run_dir=None, scale="quick", **overrides):
         if differences:
             wrong.append(f"{job['name']} ({'; '.join(differences)})")
             continue
-        state_path = os.path.join(job["model_dir"], "state.json")
-        state = read_json(state_path) if os.path.exists(state_path) else {}
+        state = runs.read_state(job["model_dir"]) or {}
         if state.get("status") == "finished":
             statuses.append((job, "finished"))
-        else:
-            statuses.append((job, f"running (epoch {state.get('epoch', 0)}/{config.epochs})"))
+            continue
+        holder = runs.lock_holder(job["model_dir"])
+        by = f", process {holder.get('pid')} on {holder.get('host', '?')}" if holder else ""
+        statuses.append((job, f"running (epoch {state.get('epoch', 0)}/{config.epochs}{by})"))
     if wrong:
         raise ValueError(
             f"Model folders in {os.path.dirname(jobs[0]['model_dir'])} were trained with other "

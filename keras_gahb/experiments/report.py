@@ -32,6 +32,7 @@ pre { white-space: pre-wrap; overflow-wrap: anywhere; background: #f7f7f7; paddi
 .check-pass { color: #1a7f37; font-weight: bold; }
 .check-fail { color: #c62828; font-weight: bold; }
 .check-na { color: #777; font-weight: bold; }
+.reason { font-size: 0.85em; color: #555; }
 .note { background: #f7f7f7; border-left: 4px solid #999; padding: .5em 1em; }
 #verdict { background: #fafafa; border: 1px solid #ddd; padding: 0 1em 1em; }
 #verdict h2 { margin-top: .8em; }
@@ -86,13 +87,6 @@ def write_report(path, title, sections, summary, config=None):
     parts.append(f"<pre>{html.escape(json.dumps(summary, indent=2, default=str))}</pre>")
     parts.append("</body></html>")
     atomic_write_text(path, "\n".join(parts))
-
-
-def check_label(check):
-    """"PASS", "FAIL" or "N/A" ("applicable": False: not a check at this scale or regime)."""
-    if not check.get("applicable", True):
-        return "N/A"
-    return "PASS" if check["passed"] else "FAIL"
 
 
 def check_reason(check):
@@ -176,17 +170,18 @@ def _section_html(section):
     checks = section.get("checks", [])
     if checks:
         out.append('<div class="table-wrap"><table class="checks"><tr><th>claim</th>'
-                   "<th>measured</th><th>result</th><th>why</th><th>distance to passing</th></tr>")
+                   "<th>measured (why; distance to passing)</th><th>result</th></tr>")
         for check in checks:
-            label = check_label(check)
-            css = {"PASS": "pass", "FAIL": "fail", "N/A": "na"}[label]
-            distance = check.get("distance")
+            label = check_label(check).lower()
+            measured = html.escape(str(check["value"]))
+            if check.get("reason"):
+                measured += f'<br><span class="reason">{html.escape(str(check["reason"]))}</span>'
+            if check.get("distance"):
+                measured += (f'<br><span class="reason">distance to passing: '
+                             f'{html.escape(str(check["distance"]))}</span>')
             out.append(
-                f"<tr><td>{html.escape(check['claim'])}</td>"
-                f"<td>{html.escape(str(check['value']))}</td>"
-                f'<td class="check-{css}">{label}</td>'
-                f"<td>{html.escape(str(check.get('reason') or ''))}</td>"
-                f"<td>{html.escape('' if distance is None else str(distance))}</td></tr>"
+                f"<tr><td>{html.escape(check['claim'])}</td><td>{measured}</td>"
+                f'<td class="check-{label.replace("/", "")}">{label.upper()}</td></tr>'
             )
         out.append("</table></div>")
     for table in section.get("tables", []):
@@ -194,6 +189,19 @@ def _section_html(section):
     for figure in section.get("figures", []):
         out.append(_figure_html(figure))
     return "\n".join(out)
+
+
+def check_label(check):
+    """"PASS", "FAIL", or "N/A" for a check whose "applicable" is False (information, not a
+    check: not counted in all_checks_passed). Checks without the key are applicable."""
+    if not check.get("applicable", True):
+        return "N/A"
+    return "PASS" if check["passed"] else "FAIL"
+
+
+def counted(check):
+    """Whether a check counts towards all_checks_passed (its "applicable" is not False)."""
+    return bool(check.get("applicable", True))
 
 
 def _table_html(table):

@@ -1,6 +1,5 @@
 """`gahb reproduce`: the paper's experiments end to end, resumable, with an HTML report."""
 
-import json
 import os
 import time
 
@@ -9,9 +8,10 @@ from keras_gahb.experiments.discs import run_discs
 from keras_gahb.experiments.extras import load_extras_section, run_and_record_extras
 from keras_gahb.experiments.gahb_basis import run_gahb
 from keras_gahb.experiments.plan import transition_members
-from keras_gahb.experiments.report import write_report
+from keras_gahb.experiments.report import counted, write_report
 from keras_gahb.experiments.reproduction_config import PARTS, check_capacity, config_for_scale
 from keras_gahb.experiments.transition import run_transition, train_transition_models
+from keras_gahb import runs
 from keras_gahb.backend.threads import configure_stacked_threads
 from keras_gahb.data import get_images, list_datasets
 from keras_gahb.models import check_preset
@@ -73,14 +73,19 @@ def reproduce(run_dir="gahb_runs/reproduce", scale="quick", parts=None, only=Non
     if config.dataset not in {row["name"] for row in list_datasets()}:
         get_images(config.dataset, 1, config.image_size)  # raises, listing the valid names
     check_precision(config.precision)  # before any folder is written or model trained
-    os.makedirs(os.path.join(run_dir, "parts"), exist_ok=True)
-    _check_or_write_config(run_dir, config)
-
-    if only is not None:
+    if only is not None:  # cluster jobs share the folder: each model folder is locked on its own
         n, split, replicate = _parse_only(only, config)
+        os.makedirs(os.path.join(run_dir, "parts"), exist_ok=True)
+        check_or_write_config(run_dir, config)
         train_transition_models(config, run_dir, only=(n, split, replicate), verbose=verbose)
         return {"trained": {"n": n, "split": split, "replicate": replicate}, "run_dir": run_dir}
+    with runs.RunLock(run_dir, verbose=verbose):
+        os.makedirs(os.path.join(run_dir, "parts"), exist_ok=True)
+        check_or_write_config(run_dir, config)
+        return _run_parts(run_dir, config, parts, extras, verbose)
 
+
+def _run_parts(run_dir, config, parts, extras, verbose):
     for part in parts:
         path = os.path.join(run_dir, "parts", f"{part}.json")
         if os.path.exists(path):
@@ -128,7 +133,9 @@ def write_outputs(run_dir, config):
             }
             for s in sections
         },
-        "all_checks_passed": all(c["passed"] for s in sections for c in s.get("checks", [])),
+        # Checks marked "applicable": False are information (N/A), not part of the verdict.
+        "all_checks_passed": all(c["passed"] for s in sections for c in s.get("checks", [])
+                                 if counted(c)),
         "total_seconds": round(sum(s.get("seconds") or 0 for s in sections), 1),
     }
     extras = load_extras_section(run_dir)  # beyond the paper: not in all_checks_passed
@@ -157,7 +164,8 @@ def _scaled_down_notes(config):
     notes = [
         "Reproduction of Kadkhodaie, Guth, Simoncelli, Mallat (ICLR 2024, "
         '<a href="https://arxiv.org/abs/2310.02557">arXiv 2310.02557</a>) with keras_gahb. '
-        "Each section lists the paper's claim, the numbers measured here and a PASS/FAIL check.",
+        "Each section lists the paper's claim, the numbers measured here and a PASS/FAIL check "
+        "(N/A: information, not a check, outside the verdict).",
     ]
     if config.scale != "paper":
         notes.append(
@@ -192,23 +200,16 @@ def _scaled_down_notes(config):
 EXECUTION_OPTIONS = ("stack",)
 
 
-def _check_or_write_config(run_dir, config):
-    path = os.path.join(run_dir, "config.json")
-    current = json.loads(json.dumps(config.to_dict()))
-    if os.path.exists(path):
-        saved = read_json(path)
-        for key in EXECUTION_OPTIONS:
-            saved[key] = current[key]
-        if saved != current and not _holds_results(run_dir):
-            atomic_write_json(path, current)  # nothing done yet: the new settings win
-        elif saved != current:
-            changed = sorted(k for k in set(saved) | set(current) if saved.get(k) != current.get(k))
-            raise ValueError(
-                f"{run_dir} holds a reproduction with other settings ({', '.join(changed)}). "
-                "Use another --out folder, or the same scale and options to resume."
-            )
-    else:
-        atomic_write_json(path, current)
+def check_or_write_config(run_dir, config):
+    """Check the reproduction's settings against `run_dir/config.json`, or write them there.
+
+    `keras_gahb.runs.prepare` with the reproduction's rules: `EXECUTION_OPTIONS`
+    may differ; other settings replace the old ones while the folder holds no
+    finished part or model epoch, and are refused once it does.
+    """
+    runs.prepare(run_dir, config.to_dict(), ignore=EXECUTION_OPTIONS, holds_results=_holds_results,
+                 what="a reproduction",
+                 advice="Use another --out folder, or the same scale and options to resume.")
 
 
 def _holds_results(run_dir):
@@ -218,7 +219,7 @@ def _holds_results(run_dir):
         return True
     models = os.path.join(run_dir, "models")
     return os.path.isdir(models) and any(
-        os.path.exists(os.path.join(models, name, "state.json")) for name in os.listdir(models))
+        runs.holds_training(os.path.join(models, name)) for name in os.listdir(models))
 
 
 def _parse_only(only, config):

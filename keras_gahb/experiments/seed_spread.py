@@ -10,12 +10,20 @@ from keras_gahb.utils import atomic_write_json, atomic_write_text
 #: Per-N transition numbers whose spread over master seeds is reported.
 SPREAD_NUMBERS = (
     "sampler_converged_fraction",
+    "sampler_floor_fraction",
+    "sampler_diverged_fraction",
+    "sampler_max_steps_fraction",
     "model_variance_s1_s2",
     "model_variance_s1_s1c",
     "model_variance_ratio",
     "sample_correlation_s1_s2",
     "sample_correlation_s1_s1c",
     "sample_correlation_to_closest_train",
+    "matched_baseline_correlation",
+    "agreement_margin_matched",
+    "sample_gradient_energy_ratio",
+    "data_gradient_energy_ratio",
+    "sample_smoothness_ratio",
     "baseline_fresh_to_closest_train",
     "memorization_ratio",
     "memorization_ratio_scale_invariant",
@@ -31,7 +39,8 @@ def reproduce_seeds(run_dir, seeds=(0, 1, 2), scale="quick", parts=None, verbose
     Every model's seed derives from the master seed, and so do the data pool and the
     sampler, so the runs are independent repetitions of the whole protocol. Writes
     run_dir/spread.json and run_dir/spread.md: per N and per number the mean, standard
-    deviation, min and max over seeds, and per check how many seeds passed it.
+    deviation, min and max over seeds, and per check how many seeds passed it (and for how
+    many it applied: a check with "applicable": False is N/A there, never a pass).
 
     Args:
         run_dir: output folder (one sub-folder per seed; rerun to resume).
@@ -86,8 +95,10 @@ def summarize_spread(summaries):
             for check in section["checks"]:
                 # Claims name N values and thresholds, not seeds: identical across seeds.
                 key = f"{part}: {check['claim']}"
-                entry = checks.setdefault(key, {"passed": 0, "values": []})
-                entry["passed"] += int(check["passed"])
+                entry = checks.setdefault(key, {"passed": 0, "applicable": 0, "values": []})
+                applicable = check.get("applicable", True) is not False
+                entry["applicable"] += int(applicable)  # N/A (information) is never "passed"
+                entry["passed"] += int(applicable and check["passed"])
                 entry["values"].append(check["value"])
     return {
         "seeds": seeds,
@@ -116,5 +127,9 @@ def spread_markdown(spread):
     lines += ["| check | passed | measured per seed |", "|---|---|---|"]
     for claim, entry in spread["checks"].items():
         values = " / ".join(str(v) for v in entry["values"])
-        lines.append(f"| {claim} | {entry['passed']}/{len(seeds)} | {values} |")
+        applicable = entry.get("applicable", len(seeds))
+        passed = (f"{entry['passed']}/{len(seeds)}" if applicable == len(seeds) else
+                  "N/A" if applicable == 0 else
+                  f"{entry['passed']}/{applicable} (N/A in {len(seeds) - applicable})")
+        lines.append(f"| {claim} | {passed} | {values} |")
     return "\n".join(lines) + "\n"

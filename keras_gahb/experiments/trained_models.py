@@ -1,11 +1,12 @@
-"""Training and loading the reproduction's denoisers through `keras_gahb.training.train`."""
+"""Training the reproduction's denoisers through `keras_gahb.training.train` (and `train_stacked`).
+
+Each model folder is a run folder (`keras_gahb.runs`): `keras_gahb.models.load_denoiser(folder)`
+loads its model and `keras_gahb.runs.training_images(folder)` returns its images.
+"""
 
 import os
 import time
 
-import keras
-
-import keras_gahb.models  # noqa: F401  (registers the denoiser classes for loading)
 from keras_gahb import training
 
 
@@ -37,7 +38,7 @@ def _announce(label, train_images, images_per_model, config, seed, model_dir):
 
 
 def train_models(model_dirs, config, train_sets, test_sets, images_per_model, seeds, verbose=1,
-                 labels=None):
+                 labels=None, sources=None):
     """Train (or resume, or reuse) several denoisers of the reproduction that share a recipe.
 
     With `config.stack` (the default) they are trained side by side in one
@@ -46,12 +47,16 @@ def train_models(model_dirs, config, train_sets, test_sets, images_per_model, se
     images/s against 536 for one alone on a 2-core AVX2 CPU, docs/performance.md);
     otherwise one after the other by `train_model`.
     Either way each folder is a complete `train` run folder, so a later call
-    of either kind resumes or reuses it.
+    of either kind resumes or reuses it. `sources` (one `data_source` of
+    `train` per model: the pool and indices of its images) goes to split.json.
     """
     labels = list(labels or [os.path.basename(d) for d in model_dirs])
+    sources = list(sources) if sources is not None else [None] * len(model_dirs)
     if not config.stack or len(model_dirs) == 1:
-        return [train_model(d, config, x, t, images_per_model, s, verbose=verbose, label=name)
-                for d, x, t, s, name in zip(model_dirs, train_sets, test_sets, seeds, labels)]
+        return [train_model(d, config, x, t, images_per_model, s, verbose=verbose, label=name,
+                            source=source)
+                for d, x, t, s, name, source in zip(model_dirs, train_sets, test_sets, seeds,
+                                                    labels, sources)]
     start = time.time()
     if verbose:
         for d, x, s, name in zip(model_dirs, train_sets, seeds, labels):
@@ -60,7 +65,7 @@ def train_models(model_dirs, config, train_sets, test_sets, images_per_model, se
     channels = int(train_sets[0].shape[-1])
     results = training.train_stacked(
         list(model_dirs), train_images=list(train_sets), test_images=list(test_sets),
-        per_model=[{"seed": int(s)} for s in seeds],
+        per_model=[{"seed": int(s)} for s in seeds], data_sources=sources,
         **_options(config, images_per_model, channels, verbose))
     if verbose and not all(r.already_finished for r in results):
         print(f"[train] {', '.join(labels)}: done in {time.time() - start:.0f} s", flush=True)
@@ -68,7 +73,7 @@ def train_models(model_dirs, config, train_sets, test_sets, images_per_model, se
 
 
 def train_model(model_dir, config, train_images, test_images, images_per_model, seed,
-                verbose=1, label=""):
+                verbose=1, label="", source=None):
     """Train (or resume, or reuse) one denoiser of the reproduction in `model_dir`.
 
     Every model sees `images_per_model` noisy training images whatever its N
@@ -81,18 +86,7 @@ def train_model(model_dir, config, train_images, test_images, images_per_model, 
         _announce(label, train_images, images_per_model, config, seed, model_dir)
     result = training.train(
         model_dir, train_images=train_images, test_images=test_images, seed=int(seed),
-        **_options(config, images_per_model, train_images.shape[-1], verbose))
+        data_source=source, **_options(config, images_per_model, train_images.shape[-1], verbose))
     if verbose and not result.already_finished:
         print(f"[train] {label}: done in {time.time() - start:.0f} s", flush=True)
     return result
-
-
-def load_denoiser(model_dir):
-    """The trained model of `model_dir` (model.keras, EMA weights when EMA was on)."""
-    path = os.path.join(model_dir, "model.keras")
-    if not os.path.exists(path):
-        raise FileNotFoundError(
-            f"No trained model at {path}. Run the part that trains it first "
-            "(e.g. `gahb reproduce transition`)."
-        )
-    return keras.saving.load_model(path)

@@ -5,14 +5,9 @@ import os
 import keras
 import numpy as np
 
+from keras_gahb import runs
 from keras_gahb.metrics import cosine_similarity
-from keras_gahb.models.loading import (
-    check_image_fits,
-    image_channels,
-    load_denoiser,
-    model_file,
-    model_title,
-)
+from keras_gahb.models.loading import check_image_fits, image_channels, load_denoiser, model_title
 from keras_gahb.sampling import plots
 from keras_gahb.sampling.compressive_sensing import CompressiveSensing
 from keras_gahb.sampling.inpainting import Inpainting
@@ -43,10 +38,11 @@ def run_sampling(
     """Sample `num` images from a denoiser and write them, their grid and sigma trajectories.
 
     Writes to `out_dir`: `samples.npz` (images, initial, sigmas padded with
-    NaN, steps, converged, diverged, at_floor; plus `images_compare` with `compare` and
+    NaN, steps, converged, diverged, at_floor, hit_max_steps: one outcome per image, see
+    `keras_gahb.sampling.OUTCOMES`; plus `images_compare` with `compare` and
     `clean`, `measured` with `task`), `grid.png`, `sigmas.json`, `sigmas.png`,
-    `config.json`, `summary.json`; with `compare` also `compare.png` (the two
-    models side by side, same positions = same noise, titled by run folder) and
+    `config.json`, `summary.json` (with "outcome_counts"); with `compare` also `compare.png`
+    (the two models side by side, same positions = same noise, titled by run folder) and
     `compare.json` (the per-image cosine similarity, plain and mean-removed, and
     `mean_correlation_converged`: the mean correlation over the samples where
     both samplers converged, what a reproduction's report gives).
@@ -54,13 +50,13 @@ def run_sampling(
 
     Args:
         out_dir: folder to write (created).
-        model: path to a .keras denoiser or a run folder holding a model.keras,
-            or a Keras model / callable.
+        model: path to a .keras denoiser, a run folder (its model.keras), or a
+            Keras model / callable.
         num: int, number of samples. Defaults to 16.
         seed: int. Defaults to 0.
         size: optional int, image side; defaults to the model's fixed input
-            size, else the image_size of the training run whose config.json
-            lies beside the model file, or to the image's size with `task`.
+            size, else the size its run folder records
+            (`keras_gahb.runs.trained_image_size`), or to the image's size with `task`.
         compare: optional second model (path, run folder or model), sampled
             with the same seed (same x_0 and z_t).
         task: optional inverse problem, one of "inpaint", "superres",
@@ -87,7 +83,6 @@ def run_sampling(
     check_step_arguments(*(sampler_kwargs.get(name, default) for name, default in (
         ("h0", 0.01), ("beta", 0.1), ("sigma0", 1.0), ("sigma_final", 0.01),
         ("divergence_sigma", 2.0))))
-    model, compare = model_file(model), model_file(compare)
     denoiser, model_name = load_denoiser(model, presets=False)
     title = model_title(model)
     channels = image_channels(denoiser)
@@ -120,11 +115,15 @@ def run_sampling(
         "converged": result.converged,
         "diverged": result.diverged,
         "at_floor": result.at_floor,
+        "hit_max_steps": result.hit_max_steps,
     }
+    counts = result.outcome_counts()
     summary = {"model": model_name, "out_dir": os.fspath(out_dir), "summary": result.summary(),
-               "num_converged": int(result.converged.sum()),
-               "num_diverged": int(result.diverged.sum()),
-               "num_at_floor": int(result.at_floor.sum())}
+               "outcome_counts": counts,
+               "num_converged": counts["reached"],
+               "num_at_floor": counts["floor"],
+               "num_diverged": counts["diverged"],
+               "num_max_steps": counts["max_steps"]}
     grid_images = result.images
     if task is not None:
         measured = keras.ops.convert_to_numpy(operator.backproject(measurements))[0]
@@ -165,6 +164,7 @@ def run_sampling(
         summary["compare"] = {k: v for k, v in comparison.items()
                               if k.startswith("mean") or k == "num_both_converged"}
         summary["compare_summary"] = result_compare.summary()
+        summary["compare_outcome_counts"] = result_compare.outcome_counts()
         summary["compare_model"] = name_b
 
     save_npz_atomic(os.path.join(out_dir, "samples.npz"), **arrays)
@@ -236,18 +236,16 @@ def _trained_size(denoiser, model):
             height = width = None
         if height is not None and width is not None:
             return int(height), int(width)
-    from keras_gahb.training import trained_image_size
-
-    side = trained_image_size(model)
+    side = runs.trained_image_size(model)  # the size the run folder of the model records
     return None if side is None else (side, side)
 
 
 def _image_size(denoiser, size, trained):
     if size is not None:
         return int(size), int(size)
-    if trained is not None:  # the model's fixed size, or the size of the run that saved it
+    if trained is not None:  # the model's fixed size, or the size its run folder records
         return trained
     raise ValueError(
-        "The model accepts any image size and no config.json of its training run lies beside "
-        "it: pass --size (the image side it was trained on)."
+        "The model accepts any image size and it is not in a run folder that records the size "
+        "it was trained on: pass --size (the image side it was trained on)."
     )

@@ -60,6 +60,12 @@ def sample(
     f(x_{t-1}), whose estimated noise level is the last sigma_t (so at most
     `sigma_final` for a converged image).
 
+    **Outcomes.** Every image ends in one of four outcomes
+    (`keras_gahb.sampling.OUTCOMES`, `result.outcomes`): "reached"
+    (sigma_t <= sigma_final, `result.converged`), "floor" (`result.at_floor`,
+    below), "diverged" (`result.diverged`) or "max_steps"
+    (`result.hit_max_steps`).
+
     **Noise floor.** A denoiser that is worse than the identity at low noise
     (briefly trained models are) cannot take sigma_t below its own error
     floor: sigma_t bottoms out above `sigma_final` and the iteration, which
@@ -69,10 +75,12 @@ def sample(
     should have divided the noise by `floor_factor` (prod of (1 - beta h_s)
     over the steps since the minimum <= 1 / floor_factor) stops at that
     floor: its output is the denoising at the step of the minimum,
-    `result.at_floor` flags it, it counts as converged (at the floor) and
-    `result.final_sigmas` holds the floor. A denoiser whose sigma_t keeps
-    falling never meets the rule, so the paper's algorithm is unchanged
-    for it (tested on the optimal denoiser of a Gaussian prior). beta = 1 gives the deterministic
+    `result.at_floor` flags it (it is not `converged`: it did not reach
+    sigma_final) and `result.final_sigmas` holds the floor. A denoiser whose
+    sigma_t keeps falling never meets the rule, so the paper's algorithm is
+    unchanged for it (tested on the optimal denoiser of a Gaussian prior).
+    `keras_gahb.sampling.clean_image_floor` measures the floor independently:
+    ||f(x) - x|| / sqrt(D) on clean images. beta = 1 gives the deterministic
     variant (gamma_t = 0); smaller beta injects more noise.
 
     x_0 and every z_t of image i are drawn from a counter-based generator keyed
@@ -390,7 +398,6 @@ def _run_batch(step, state, indices, image_shape, seed, h0, beta, sigma0, mean,
     images = keras.ops.convert_to_numpy(final)
     if at_floor.any():
         images[at_floor] = keras.ops.convert_to_numpy(best)[at_floor]
-        converged |= at_floor
     return {
         "images": images,
         "initial": x0,

@@ -5,7 +5,8 @@ MSE loss) and `model.fit(keras_gahb.data.noisy_pairs(...))`, with
 `PSNRCallback` (PSNR vs noise level on train and test, Fig 1's data) and
 `DenoisedGridCallback`; `MemorizationCallback` and `memorization_sweep` (when
 memorization sets in, tau_mem vs N). `train(run_dir, **options)` is a whole resumable run
-(what `gahb train` calls); `train_stacked` trains several such runs in one step.
+(what `gahb train` calls); `train_stacked` trains several such runs in one step. What a run
+writes in its folder, and reading it back, is `keras_gahb.runs`.
 """
 
 from keras_gahb.training.denoised_grid_callback import DenoisedGridCallback
@@ -34,7 +35,7 @@ from keras_gahb.training.recipe import (
     resolve_jit_compile,
     steps_per_epoch,
 )
-from keras_gahb.training.run import train, trained_image_size
+from keras_gahb.training.run import train
 from keras_gahb.training.run_checkpoint import RunCheckpoint
 from keras_gahb.training.train_config import TrainConfig, load_config_file
 from keras_gahb.training.train_result import TrainResult
@@ -73,5 +74,4 @@ __all__ = [
     "steps_per_epoch",
     "train",
     "train_stacked",
-    "trained_image_size",
 ]

@@ -12,11 +12,12 @@ Reference: Kadkhodaie et al., ICLR 2024, https://arxiv.org/abs/2310.02557
 
 import contextlib
 import math
-import os
 import warnings
 
 import keras
 import numpy as np
+
+from keras_gahb.backend.devices import on_cpu
 
 
 def paper_learning_rate_schedule(steps_per_epoch, initial_learning_rate=1e-3, halve_every=100):
@@ -252,30 +253,13 @@ def _warn_if_emulated_bfloat16(model):
     layers = model._flatten_layers() if hasattr(model, "_flatten_layers") else model.layers
     uses_bf16 = any(getattr(layer, "dtype_policy", None) is not None
                     and layer.dtype_policy.compute_dtype == "bfloat16" for layer in layers)
-    if uses_bf16 and _on_cpu() and not native_bfloat16():
+    if uses_bf16 and on_cpu() and not native_bfloat16():
         warnings.warn(
             "mixed_bfloat16 on a CPU without native bfloat16 (no AVX512-BF16 or AMX flag in "
             "/proc/cpuinfo): bfloat16 is emulated and trains slower than float32 here. Use "
             "precision='float32' on this machine.",
             stacklevel=3,
         )
-
-
-def _on_cpu():
-    backend = keras.backend.backend()
-    if backend == "tensorflow":
-        import tensorflow as tf
-
-        return not tf.config.list_logical_devices("GPU") and not os.environ.get("TPU_NAME")
-    if backend == "jax":
-        import jax
-
-        return jax.default_backend() == "cpu"
-    if backend == "torch":
-        import torch
-
-        return not torch.cuda.is_available()
-    return True
 
 
 @contextlib.contextmanager

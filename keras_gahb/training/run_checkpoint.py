@@ -4,36 +4,34 @@ import csv
 import io
 import math
 import os
-import tempfile
 import time
 
 import keras
 import numpy as np
 
+from keras_gahb import runs
 from keras_gahb.training.recipe import current_learning_rate, ema_weights
-from keras_gahb.utils import atomic_write_json, atomic_write_text, read_json, save_model_atomic
-
-STATE_FILE = "state.json"
-CHECKPOINT_DIR = "checkpoints"
+from keras_gahb.utils import model_bytes
 
 
 class RunCheckpoint(keras.callbacks.Callback):
-    """Save everything needed to resume at the end of each epoch, atomically.
+    """Save everything needed to resume at the end of each epoch, through `keras_gahb.runs`.
 
-    At the end of each epoch with a finite loss and finite weights it writes,
-    in this order (each file atomically; a kill at any point leaves a
-    consistent run):
-
-    1. `checkpoints/epoch-XXXXX.weights.h5`: weights and optimizer state
-       (Adam moments, iteration count, EMA weights);
-    2. `model.keras` (and `model_best.keras` when the monitored metric
-       improved), with the EMA weights when the optimizer keeps them;
-    3. `history.csv`: every epoch so far (earlier runs' rows included);
-    4. `state.json`: the completed epoch, the checkpoint to resume from,
-       the history rows and the PSNR records; then older checkpoints are removed.
+    At the end of each epoch with a finite loss and finite weights it
+    serializes, in memory, the checkpoint (weights and optimizer state: Adam
+    moments, iteration count, EMA weights), `model.keras` (and
+    `model_best.keras` when the monitored metric improved; with the EMA
+    weights when the optimizer keeps them) and `history.csv`, and hands them
+    to `keras_gahb.runs.save_epoch`, which checks the free space, writes the
+    checkpoint with its checksum (fsynced, renamed), the files, then
+    `state.json`, and keeps the last two checkpoints. A kill at any point
+    leaves a run that resumes from the last recorded epoch; a full disk
+    raises `keras_gahb.runs.NoSpaceLeftError` naming the file and that epoch.
 
     A non-finite loss or weight stops training (`model.stop_training`) and
-    nothing of that epoch is saved; `nonfinite_epoch` tells which epoch.
+    nothing of that epoch is saved; `nonfinite_epoch` tells which epoch, and
+    `write_state("running", stopped=...)` records why, so that a rerun with a
+    lower learning rate may resume from the last finite epoch.
 
     Args:
         run_dir: the run directory.
@@ -44,9 +42,9 @@ class RunCheckpoint(keras.callbacks.Callback):
         images_per_epoch: images per epoch, for the logged throughput.
         replicas: devices the batch is split over (recorded in the state).
         write: False on the non-chief processes of a multi-process run: they
-            save the same files into a temporary folder that is then deleted
-            (saving runs collective ops that every worker must join), and
-            `run_dir` has one writer. Defaults to True.
+            serialize the same files (saving runs collective ops that every
+            worker must join) and write nothing, so `run_dir` has one writer.
+            Defaults to True.
 
     Example:
 
@@ -99,17 +97,17 @@ class RunCheckpoint(keras.callbacks.Callback):
             if self.images_per_epoch:
                 row["images_per_second"] = self.images_per_epoch / self._train_seconds
         row["epoch_seconds"] = time.perf_counter() - self._begin
-        self.rows.append(row)
+        rows = self.rows + [row]
+        records = list(self.records)
         if self.psnr_callback is not None and self.psnr_callback.records:
             last = self.psnr_callback.records[-1]
             if last["epoch"] == epoch + 1:
-                self.records.append(last)
+                records.append(last)
         improved = self.monitor in row and (
             self.best is None or row[self.monitor] > self.best[self.monitor]
         )
-        if improved:
-            self.best = {"epoch": epoch + 1, self.monitor: row[self.monitor]}
-        self._save(epoch + 1, improved)
+        best = {"epoch": epoch + 1, self.monitor: row[self.monitor]} if improved else self.best
+        self._save(epoch + 1, improved, rows, records, best)
 
     def state(self, status="running"):
         """The JSON-ready state of the run."""
@@ -123,59 +121,37 @@ class RunCheckpoint(keras.callbacks.Callback):
             "psnr_records": self.records,
         }
 
-    def write_state(self, status):
+    def write_state(self, status, stopped=None):
+        """Write state.json with `status` (and why the run stopped, a dict, if it did)."""
         if not self.write:
             return
-        atomic_write_json(os.path.join(self.run_dir, STATE_FILE), self.state(status))
+        state = self.state(status)
+        if stopped:
+            state["stopped"] = dict(stopped)
+        if status == "finished":
+            runs.finish(self.run_dir, state)
+        else:
+            runs.write_state(self.run_dir, state)
 
-    def _save(self, epoch, improved):
-        name = os.path.join(CHECKPOINT_DIR, f"epoch-{epoch:05d}.weights.h5")
-        if not self.write:
-            with tempfile.TemporaryDirectory() as scratch:
-                self._save_models(scratch, name, improved)
-            self.epoch, self.checkpoint = epoch, name
-            return
-        folder = os.path.join(self.run_dir, CHECKPOINT_DIR)
-        self._save_models(self.run_dir, name, improved)
-        write_history_csv(os.path.join(self.run_dir, "history.csv"), self.rows)
-        self.epoch, self.checkpoint = epoch, name
-        self.write_state("running")
-        for old in os.listdir(folder):
-            if old.endswith(".weights.h5") and os.path.join(CHECKPOINT_DIR, old) != name:
-                os.remove(os.path.join(folder, old))
-
-    def _save_models(self, root, name, improved):
-        os.makedirs(os.path.join(root, CHECKPOINT_DIR), exist_ok=True)
-        save_weights_atomic(self.model, os.path.join(root, name))
+    def _save(self, epoch, improved, rows, records, best):
+        checkpoint = model_bytes(self.model)  # training weights + optimizer state
         with ema_weights(self.model):
-            save_model_atomic(self.model, os.path.join(root, "model.keras"))
+            model = model_bytes(self.model)
+        if self.write:
+            files = {runs.MODEL_FILE: model}
             if improved:
-                save_model_atomic(self.model, os.path.join(root, "model_best.keras"))
+                files[runs.BEST_MODEL_FILE] = model
+            files[runs.HISTORY_FILE] = history_csv(rows)
+            state = {**self.state("running"), "best": best, "history": rows,
+                     "psnr_records": records}
+            runs.save_epoch(self.run_dir, epoch, checkpoint, files, state,
+                            resumable_epoch=self.epoch)
+        self.rows, self.records, self.best = rows, records, best
+        self.epoch, self.checkpoint = epoch, runs.checkpoint_name(epoch)
 
 
-def load_state(run_dir):
-    """The state.json of `run_dir`, or None if there is none."""
-    path = os.path.join(os.fspath(run_dir), STATE_FILE)
-    return read_json(path) if os.path.exists(path) else None
-
-
-def save_weights_atomic(model, path):
-    """`model.save_weights(path)` (weights and optimizer state) written atomically."""
-    path = os.fspath(path)
-    if not path.endswith(".weights.h5"):
-        raise ValueError(f"Weight files must end in .weights.h5, got {path}.")
-    folder, base = os.path.split(path)
-    tmp = os.path.join(folder, f".tmp-{os.getpid()}-{base}")
-    try:
-        model.save_weights(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-
-
-def write_history_csv(path, rows):
-    """Write the epoch rows (dicts) as CSV, atomically; columns = union of keys, epoch first."""
+def history_csv(rows):
+    """The epoch rows (dicts) as CSV text; columns = union of keys, epoch first."""
     columns = ["epoch"]
     for row in rows:
         columns += [key for key in row if key not in columns]
@@ -184,7 +160,7 @@ def write_history_csv(path, rows):
     writer.writeheader()
     for row in rows:
         writer.writerow({k: (repr(v) if isinstance(v, float) else v) for k, v in row.items()})
-    atomic_write_text(path, buffer.getvalue())
+    return buffer.getvalue()
 
 
 def _as_float(value):

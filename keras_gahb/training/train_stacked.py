@@ -1,23 +1,19 @@
 """`train_stacked`: several independent denoisers trained in one `fit`, one run folder each."""
 
-import dataclasses
+import contextlib
 import os
 
 import keras
 import numpy as np
 
+from keras_gahb import runs
 from keras_gahb.data import noisy_pairs
-from keras_gahb.training import run
+from keras_gahb.training import run_steps
 from keras_gahb.training.denoised_grid_callback import DenoisedGridCallback
 from keras_gahb.training.precision import check_precision
 from keras_gahb.training.psnr_callback import PSNRCallback
-from keras_gahb.training.recipe import (
-    auto_ema_momentum,
-    compile_denoiser,
-    denoiser_optimizer,
-    learning_rate_schedule,
-)
-from keras_gahb.training.run_checkpoint import RunCheckpoint, load_state
+from keras_gahb.training.recipe import compile_denoiser, denoiser_optimizer, learning_rate_schedule
+from keras_gahb.training.run_checkpoint import RunCheckpoint
 from keras_gahb.training.train_config import TrainConfig
 
 # Options that may differ between the stacked models (the data and its randomness);
@@ -48,7 +44,7 @@ class StackedDenoisers(keras.Model):
 
 
 def train_stacked(run_dirs, train_images=None, test_images=None, per_model=None, callbacks=(),
-                  verbose=1, **options):
+                  verbose=1, wait=False, restart=False, data_sources=None, **options):
     """Train K independent denoisers side by side in one compiled step; one `train` folder each.
 
     The K models (e.g. the S1 model, the S2 model and a control of one N) are
@@ -67,7 +63,9 @@ def train_stacked(run_dirs, train_images=None, test_images=None, per_model=None,
     with each model's own optimizer state, so a later `train(run_dir, ...)`
     with the same options finds the run finished, or resumes it. Folders
     whose run is already finished are skipped; models interrupted at
-    different epochs are trained in groups of equal progress.
+    different epochs are trained in groups of equal progress. The folders
+    are locked, written, checkpointed and resumed as `train` does
+    (`keras_gahb.runs`).
 
     Args:
         run_dirs: list of K output folders.
@@ -79,6 +77,10 @@ def train_stacked(run_dirs, train_images=None, test_images=None, per_model=None,
         callbacks: extra Keras callbacks of the stacked `fit` (their model is
             the stacked network).
         verbose: 0 silent, 1 progress bar, 2 one line per epoch. Defaults to 1.
+        wait: wait for other processes that train in one of the folders. Default False.
+        restart: train every folder again from epoch 0. Default False.
+        data_sources: None, or one `data_source` of `train` per model (where
+            its arrays come from, recorded in its split.json).
         **options: the options of `TrainConfig` shared by all models.
 
     Returns:
@@ -98,66 +100,59 @@ def train_stacked(run_dirs, train_images=None, test_images=None, per_model=None,
     per_model = _per_model(per_model, k)
     trains = _per_model_arrays(train_images, k, "train_images")
     tests = _per_model_arrays(test_images, k, "test_images", shared_ok=True)
+    sources = [None] * k if data_sources is None else list(data_sources)
+    if len(sources) != k:
+        raise ValueError(f"data_sources must hold one entry per run_dir ({k}), got {len(sources)}.")
     configs = [TrainConfig.from_dict({**options, **overrides}) for overrides in per_model]
     _check_shared(configs)
     channels = configs[0].channels if trains[0] is None else np.shape(trains[0])[-1]
     check_precision(configs[0].precision, channels)  # before any folder is written
     for config, images in zip(configs, trains):
-        run._check_model_options(config, images)
+        run_steps.check_model_options(config, images)
 
-    loaded = [run._load_data(config, trains[i], tests[i]) for i, config in enumerate(configs)]
-    steps = [-(-(config.images_per_epoch or len(data[0])) // config.batch_size)
-             for config, data in zip(configs, loaded)]
-    if len(set(steps)) != 1:  # checked before any folder is written
-        raise ValueError(
-            f"Stacked models must take the same steps per epoch; got {steps} (training sets of "
-            f"{[len(data[0]) for data in loaded]} images). Set images_per_epoch."
-        )
-
-    jobs, results = [], [None] * k
-    for index, (run_dir, config) in enumerate(zip(run_dirs, configs)):
-        train_x, test_x, split_record = loaded[index]
-        os.makedirs(run_dir, exist_ok=True)
-        if split_record is None:
-            config = dataclasses.replace(config, dataset="arrays", dataset_options={},
-                                         n=len(train_x), test_size=len(test_x))
-        record = {"config": config.to_dict(),
-                  "data": {"train": run._fingerprint(train_x), "test": run._fingerprint(test_x)}}
-        run._check_or_write_config(run_dir, record)
-        if split_record is not None and not os.path.exists(os.path.join(run_dir, "split.json")):
-            run.atomic_write_json(os.path.join(run_dir, "split.json"), split_record)
-        state = load_state(run_dir)
-        if state is not None and state.get("status") == "finished":
-            results[index] = run._result(run_dir, state, resumed=False, already_finished=True)
-            continue
-        initial_epoch = int(state["epoch"]) if state and state.get("checkpoint") else 0
-        jobs.append(_Job(index, run_dir, config, train_x, test_x, state, initial_epoch))
-
-    for epoch in sorted({job.initial_epoch for job in jobs}):
-        group = [job for job in jobs if job.initial_epoch == epoch]
-        for job, result in zip(group, _train_group(group, callbacks, verbose)):
-            results[job.index] = result
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(runs.reporting_full_disk(*run_dirs))
+        for run_dir in sorted(run_dirs, key=os.path.abspath):  # one order: no deadlock with wait
+            stack.enter_context(runs.RunLock(run_dir, wait=wait))
+        loaded = [run_steps.load_data(config, trains[i], tests[i], sources[i])
+                  for i, config in enumerate(configs)]
+        steps = [run_steps.epoch_steps(config, len(data.train))
+                 for config, data in zip(configs, loaded)]
+        if len(set(steps)) != 1:  # checked before any folder is written
+            raise ValueError(
+                f"Stacked models must take the same steps per epoch; got {steps} (training sets "
+                f"of {[len(data.train) for data in loaded]} images). Set images_per_epoch."
+            )
+        jobs, results = [], [None] * k
+        for index, (run_dir, config) in enumerate(zip(run_dirs, configs)):
+            resume = run_steps.open_run(run_dir, config, loaded[index], restart=restart,
+                                        verbose=verbose)
+            if resume.finished:
+                results[index] = run_steps.run_result(run_dir, resume.state, resumed=False,
+                                                      already_finished=True)
+                continue
+            jobs.append(_Job(index, run_dir, config, loaded[index], resume))
+        for epoch in sorted({job.resume.epoch for job in jobs}):
+            group = [job for job in jobs if job.resume.epoch == epoch]
+            for job, result in zip(group, _train_group(group, callbacks, verbose)):
+                results[job.index] = result
     return results
 
 
 class _Job:
-    def __init__(self, index, run_dir, config, train_x, test_x, state, initial_epoch):
+    def __init__(self, index, run_dir, config, data, resume):
         self.index, self.run_dir, self.config = index, run_dir, config
-        self.train_x, self.test_x = train_x, test_x
-        self.state, self.initial_epoch = state, initial_epoch
+        self.train_x, self.test_x = data.train, data.test
+        self.resume = resume
 
 
 def _train_group(jobs, callbacks, verbose):
     """Train the jobs (same initial epoch) as one stacked model; their TrainResults."""
     config = jobs[0].config
-    initial_epoch = jobs[0].initial_epoch
+    initial_epoch = jobs[0].resume.epoch
     per_epoch = config.images_per_epoch
-    steps = -(-(per_epoch or len(jobs[0].train_x)) // config.batch_size)  # equal for all
-    ema_momentum = None
-    if config.ema:
-        ema_momentum = config.ema_momentum
-        if ema_momentum is None:
-            ema_momentum = auto_ema_momentum(steps * config.epochs)
+    steps = run_steps.epoch_steps(config, len(jobs[0].train_x))  # equal for all
+    ema_momentum = run_steps.ema_momentum(config, steps)
     if initial_epoch and verbose:
         print(f"Resuming {len(jobs)} stacked runs after epoch {initial_epoch}/{config.epochs}.")
 
@@ -165,7 +160,7 @@ def _train_group(jobs, callbacks, verbose):
     jit_compile = None
     for job in jobs:  # each model exactly as `train` builds, compiles and resumes it
         keras.utils.set_random_seed(job.config.seed)
-        model = run._build_model(job.config, job.train_x)
+        model = run_steps.build_model(job.config, job.train_x.shape[-1])
         # No XLA by default here: TensorFlow runs the K branches concurrently without it
         # (947 vs 757 images/s for 3 unet_small, docs/performance.md).
         jit_compile = config.jit_compile
@@ -175,7 +170,7 @@ def _train_group(jobs, callbacks, verbose):
                          jit_compile=jit_compile)
         model.optimizer.build(model.trainable_variables)
         if initial_epoch:
-            model.load_weights(os.path.join(job.run_dir, job.state["checkpoint"]))
+            runs.load_checkpoint(model, job.resume.checkpoint)
         models.append(model)
 
     inputs = [keras.Input(shape=model.input_shape[1:], name=f"noisy_{i}")
@@ -203,7 +198,7 @@ def _train_group(jobs, callbacks, verbose):
         eval_batch = max(1, min(64, config.batch_size * 4))
         psnr = PSNRCallback(job.train_x[: cfg.eval_train_size], job.test_x, cfg.eval_sigmas,
                             seed=cfg.seed, batch_size=eval_batch, every=config.eval_every)
-        checkpoint = RunCheckpoint(job.run_dir, job.state, psnr_callback=psnr,
+        checkpoint = RunCheckpoint(job.run_dir, job.resume.state, psnr_callback=psnr,
                                    images_per_epoch=per_epoch or len(job.train_x))
         inner = [psnr]
         if cfg.grid_images:
@@ -214,29 +209,29 @@ def _train_group(jobs, callbacks, verbose):
         # Keras logs "<output>_loss" per output only when there are several outputs.
         loss_key = f"denoised_{len(groups)}_loss" if len(models) > 1 else "loss"
         groups.append(_ModelCallbacks(model, stacked, loss_key, inner, checkpoint))
-    built_in = [_StackTimer([g.checkpoint for g in groups]), run._NonFiniteGuard(), *groups]
+    built_in = [run_steps.EpochTimer([g.checkpoint for g in groups]), run_steps.NonFiniteGuard(),
+                *groups]
     if initial_epoch < config.epochs:
         stacked.fit(pairs, epochs=config.epochs, initial_epoch=initial_epoch,
                     callbacks=built_in + list(callbacks), verbose=verbose, shuffle=False)
 
+    stopped = [group.checkpoint for group in groups if group.checkpoint.nonfinite_epoch is not None]
+    for checkpoint in stopped:  # every stopped run records why before the first error is raised
+        checkpoint.write_state("running", stopped={"reason": "non-finite loss",
+                                                   "epoch": checkpoint.nonfinite_epoch})
+    if stopped:
+        raise run_steps.nonfinite_error(stopped[0].run_dir, stopped[0], config)
     results = []
     for job, group in zip(jobs, groups):
         checkpoint = group.checkpoint
-        if checkpoint.nonfinite_epoch is not None:
-            checkpoint.write_state("running")
-            raise ValueError(
-                f"Training of {job.run_dir} stopped in epoch {checkpoint.nonfinite_epoch}: the "
-                f"loss became non-finite. Lower the learning rate (lr={config.lr:g}) or check "
-                "the images."
-            )
         if checkpoint.epoch < config.epochs:
-            results.append(run._result(job.run_dir, checkpoint.state("running"),
-                                       resumed=bool(initial_epoch)))
+            results.append(run_steps.run_result(job.run_dir, checkpoint.state("running"),
+                                                resumed=bool(initial_epoch)))
             continue
-        run._write_curves(job.run_dir, group.inner[0], checkpoint)
+        run_steps.write_curves(job.run_dir, group.inner[0], checkpoint)
         checkpoint.write_state("finished")
-        results.append(run._result(job.run_dir, checkpoint.state("finished"),
-                                   resumed=bool(initial_epoch)))
+        results.append(run_steps.run_result(job.run_dir, checkpoint.state("finished"),
+                                            resumed=bool(initial_epoch)))
     return results
 
 
@@ -303,20 +298,6 @@ class _ModelCallbacks(keras.callbacks.Callback):
     def on_train_end(self, logs=None):
         for callback in self.inner:
             callback.on_train_end(None)
-
-
-class _StackTimer(keras.callbacks.Callback):
-    """First in the list: stops every run's epoch clock before the evaluations."""
-
-    def __init__(self, checkpoints):
-        super().__init__()
-        self.checkpoints = checkpoints
-
-    def on_epoch_end(self, epoch, logs=None):
-        if logs and "loss" in logs:
-            float(keras.ops.convert_to_numpy(logs["loss"]))  # wait for the last step
-        for checkpoint in self.checkpoints:
-            checkpoint.mark_train_end()
 
 
 def _zip_pairs(datasets):

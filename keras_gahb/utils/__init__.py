@@ -2,8 +2,10 @@
 
 from keras_gahb.utils.io import (
     atomic_path,
+    atomic_write_bytes,
     atomic_write_json,
     atomic_write_text,
+    model_bytes,
     read_json,
     save_model_atomic,
     save_npz_atomic,
@@ -22,9 +24,11 @@ from keras_gahb.utils.random import numpy_rng
 __all__ = [
     "as_image_batch",
     "atomic_path",
+    "atomic_write_bytes",
     "atomic_write_json",
     "atomic_write_text",
     "image_grid",
+    "model_bytes",
     "numpy_rng",
     "read_image_file",
     "read_json",

@@ -14,7 +14,9 @@ from click.testing import CliRunner
 from cli.main import gahb
 from cli.reproduce import PART_NAMES, SCALE_NAMES
 from keras_gahb.experiments import PARTS, SCALES, config_for_scale, model_seed, plan, reproduce
+from keras_gahb.experiments.reproduce import write_outputs
 from keras_gahb.experiments.seed_spread import spread_markdown, summarize_spread
+from keras_gahb.utils import atomic_write_json, read_json
 
 TRANSITION_NUMBERS = (
     "train_test_gap_db",
@@ -32,6 +34,24 @@ TRANSITION_NUMBERS = (
     "memorization_ratio_scale_invariant",
     "copy_scale_median",
     "sampler_converged_fraction",
+    "sampler_floor_fraction",
+    "sampler_diverged_fraction",
+    "sampler_max_steps_fraction",
+    "sampler_measured_fraction",
+    "sampler_outcomes",
+    "sampler_outcomes_per_model",
+    "denoiser_clean_floor",
+    "sample_gradient_energy_ratio",
+    "data_gradient_energy_ratio",
+    "sample_smoothness_ratio",
+    "sample_high_frequency_log_ratio",
+    "matched_baseline_blur_sigma",
+    "matched_baseline_correlation",
+    "matched_baseline_one_sided",
+    "agreement_margin_matched",
+    "agreement_margin_se",
+    "agreement_above_matched_baseline",
+    "agreement_margin_closest_train",
     "baseline_fresh_to_closest_train",
     "baseline_independent_images",
     "seeds",
@@ -62,12 +82,24 @@ def test_every_part_writes_its_section_numbers_and_figures(tiny_run):
         assert -1.0 <= numbers["baseline_fresh_to_closest_train"] <= 1.0
         assert -1.0 <= numbers["baseline_independent_images"] <= 1.0
         assert 0.0 <= numbers["sampler_converged_fraction"] <= 1.0
-        # Only converged samples are measured: with none, the sample measures are undefined.
-        if numbers["sampler_converged_fraction"] == 0.0:
+        # Four outcomes, disjoint, every sample of the three models counted once.
+        outcomes = numbers["sampler_outcomes"]
+        assert set(outcomes) == {"reached", "floor", "diverged", "max_steps"}
+        assert sum(outcomes.values()) == 3 * config_for_scale("tiny").num_samples
+        assert numbers["sampler_converged_fraction"] == pytest.approx(
+            outcomes["reached"] / sum(outcomes.values()))
+        assert numbers["sampler_measured_fraction"] == pytest.approx(
+            (outcomes["reached"] + outcomes["floor"]) / sum(outcomes.values()))
+        assert all(v >= 0 for v in numbers["denoiser_clean_floor"].values())
+        assert numbers["data_gradient_energy_ratio"] > 0
+        # Only samples that reached sigma_final or stopped at the floor are measured: with none,
+        # the sample measures are undefined.
+        if numbers["sampler_measured_fraction"] == 0.0:
             assert math.isnan(numbers["sample_correlation_s1_s2"])
             assert math.isnan(numbers["memorization_ratio"])
         else:
             assert -1.0 <= numbers["sample_correlation_s1_s2"] <= 1.0
+            assert numbers["sample_gradient_energy_ratio"] > 0
     fits = summary["parts"]["calpha"]["numbers"]["fits"]
     for alpha, fit in fits.items():
         assert fit["optimal"] == pytest.approx(float(alpha) / (float(alpha) + 1))
@@ -81,6 +113,12 @@ def test_every_part_writes_its_section_numbers_and_figures(tiny_run):
         checks = summary["parts"][part]["checks"]
         assert checks and all(isinstance(c["passed"], bool) for c in checks)
         assert os.path.exists(os.path.join(run_dir, "parts", f"{part}.json"))
+    for check in summary["parts"]["transition"]["checks"]:  # the shared check schema
+        assert {"claim", "value", "passed", "applicable", "reason", "distance"} <= set(check)
+        assert isinstance(check["applicable"], bool) and check["reason"]
+        assert "\n" not in check["reason"]
+        # A distance only where an applicable check failed.
+        assert (check["distance"] is not None) == (check["applicable"] and not check["passed"])
 
 
 def test_report_is_self_contained_html_with_every_section(tiny_run):
@@ -91,10 +129,13 @@ def test_report_is_self_contained_html_with_every_section(tiny_run):
         assert f'id="{section_id}"' in report
     assert report.count('src="data:image/png;base64,') >= 8
     assert "http://" not in report.replace("http://www.w3.org", "")  # nothing fetched
-    for phrase in ("memorization ratio (L2)", "sample corr. S1-S2", "model var. S1-S1&#x27;",
+    for phrase in ("memorization ratio (L2", "sample corr. S1-S2", "model var. S1-S1&#x27;",
                    "baseline: fresh image to closest train", "alpha/(alpha+1)", "tr J",
-                   "Haar wavelets", "independent seeds"):
-        assert phrase in report
+                   "Haar wavelets", "independent seeds", "smoothness-matched baseline",
+                   "reached / floor / diverged / max steps", "gradient energy / variance",
+                   "sample_spectra.png"):
+        assert phrase in report, phrase
+    assert '<td class="check-na">N/A</td>' in report  # the plain-L2 memorization figure
 
 
 def test_rerun_resumes_without_redoing_finished_parts(tiny_run):
@@ -211,8 +252,15 @@ def test_untrained_models_fail_the_largest_n_generalization_checks(tiny_run):
     # Untrained networks fail every largest-N claim (a generalization claim needs a trained
     # denoiser), and the "trained" check itself fails on the PSNR numbers it prints.
     assert not any(c["passed"] for c in largest), largest
+    assert all(c["applicable"] and c["distance"] for c in largest)
     trained = next(c for c in largest if "are trained" in c["claim"])
     assert "dB" in trained["value"] and not trained["passed"]
+    for check in largest:  # each says why: the untrained denoiser, with its PSNR
+        assert check is trained or "not trained" in check["reason"], check
+    agreement = next(c for c in largest if "smoothness-matched baseline" in c["claim"])
+    assert "matched baseline" in agreement["value"] and "closest train" in agreement["value"]
+    copies = next(c for c in largest if "not copies" in c["claim"])
+    assert "up to scale" in copies["claim"] and "plain L2, information" in copies["value"]
     numbers = summary["parts"]["transition"]["numbers"][str(max(config_for_scale("tiny").n_values))]
     assert min(numbers["test_psnr_at_gap_sigma"].values()) < numbers["input_psnr_at_gap_sigma"] + 3
     # The untrained largest-N model's Jacobian does not beat the oracle fixed bases either
@@ -221,6 +269,38 @@ def test_untrained_models_fail_the_largest_n_generalization_checks(tiny_run):
     assert not adaptivity["passed"], adaptivity
     assert not summary["all_checks_passed"]
     assert summary["pairing"] == "independent" and summary["control"] is True
+
+
+def test_plain_l2_memorization_is_information_outside_the_verdict(tiny_run, tmp_path):
+    """The scale-invariant rule is the memorization check; the plain L2 figure is reported with
+    "applicable": False, and all_checks_passed ignores it whatever its value."""
+    run_dir, summary = tiny_run
+    checks = summary["parts"]["transition"]["checks"]
+    plain = [c for c in checks if "plain L2 (1/3 rule)" in c["claim"]]
+    assert len(plain) == 1 and plain[0]["applicable"] is False and "ray" in plain[0]["reason"]
+    memorization = [c for c in checks if c["scope"] == "smallest N" and "up to scale" in c["claim"]]
+    assert len(memorization) == 1 and memorization[0]["applicable"]
+    # all_checks_passed counts applicable checks only: make every applicable check pass and the
+    # N/A one fail, and the verdict is True; an applicable failure makes it False.
+    copy = str(tmp_path / "copy")
+    shutil.copytree(run_dir, copy)
+    for part in PARTS:
+        path = os.path.join(copy, "parts", f"{part}.json")
+        section = read_json(path)
+        for check in section["checks"]:
+            check["passed"] = check.get("applicable", True) is not False
+        atomic_write_json(path, section)
+    config = config_for_scale("tiny")
+    assert write_outputs(copy, config)["all_checks_passed"] is True
+    path = os.path.join(copy, "parts", "transition.json")
+    section = read_json(path)
+    next(c for c in section["checks"] if c.get("applicable", True))["passed"] = False
+    del section["checks"][0]["applicable"]  # an old check without the key counts
+    section["checks"][0]["passed"] = True
+    atomic_write_json(path, section)
+    assert write_outputs(copy, config)["all_checks_passed"] is False
+    report = open(os.path.join(copy, "report.html"), encoding="utf-8").read()
+    assert "N/A" in report and "distance to passing" in report
 
 
 def test_every_model_has_its_own_seed_recorded_in_its_config_json(tiny_run):
@@ -261,7 +341,8 @@ def test_seeds_derive_from_master_seed_and_model_identity():
 def test_seed_spread_statistics_and_pass_counts():
     def fake(values, passed):
         return {"total_seconds": 1.0, "parts": {"transition": {
-            "checks": [{"claim": "c", "value": str(values[0]), "passed": passed}],
+            "checks": [{"claim": "c", "value": str(values[0]), "passed": passed},
+                       {"claim": "info", "value": "x", "passed": True, "applicable": False}],
             "numbers": {"10": {"model_variance_ratio": values[0],
                                "memorization_ratio": values[1]}}}}}
 
@@ -273,7 +354,10 @@ def test_seed_spread_statistics_and_pass_counts():
     memo = spread["per_n"]["10"]["memorization_ratio"]  # NaN (no converged sample) is skipped
     assert memo["mean"] == pytest.approx(0.75)
     assert spread["checks"]["transition: c"]["passed"] == 2
-    assert "2/3" in spread_markdown(spread)
+    assert spread["checks"]["transition: info"] == {"passed": 0, "applicable": 0,
+                                                    "values": ["x", "x", "x"]}
+    markdown = spread_markdown(spread)
+    assert "| transition: c | 2/3 |" in markdown and "| transition: info | N/A |" in markdown
 
 
 def test_cli_plan_lists_every_model_with_its_seed(tmp_path):
@@ -518,3 +602,41 @@ def test_extras_section_runs_on_the_trained_transition_models(tiny_run, tmp_path
 
 def summary_figures(run_dir):
     return open(os.path.join(run_dir, "report.html")).read().count("<figure>")
+
+
+def test_every_model_folder_gives_its_training_images_back(tiny_run, tmp_path):
+    """Issue 27 item 4: each model folder records its data source and indices (split.json), and
+    `keras_gahb.runs.training_images` returns exactly the images the part trained it on, drawn
+    here independently as each part draws them."""
+    from keras_gahb import data, runs
+    from keras_gahb.experiments.transition import transition_pool
+
+    run_dir, _ = tiny_run
+    config = config_for_scale("tiny")
+    pool, splits = transition_pool(config)
+    for spec in plan(config, run_dir):
+        assert os.path.exists(os.path.join(spec.run_dir, "split.json")), spec.run_dir
+        assert not os.path.exists(os.path.join(spec.run_dir, "images.npz"))
+        train, test = runs.training_images(spec.run_dir)
+        if spec.part == "transition":
+            expected = pool[getattr(splits[spec.n], spec.split)], pool[splits[spec.n].test]
+        elif spec.part == "calpha":
+            alpha = float(spec.split[len("alpha"):])
+            images = data.get_images("calpha", config.calpha_n + config.test_size,
+                                     config.image_size, seed=config.seed, alpha=alpha,
+                                     variant=config.calpha_variant)
+            expected = images[: config.calpha_n], images[config.calpha_n:]
+        else:
+            images = data.get_images("discs", config.discs_n + config.test_size, config.image_size,
+                                     seed=config.seed)
+            expected = images[: config.discs_n], images[config.discs_n:]
+        np.testing.assert_array_equal(train, expected[0])
+        np.testing.assert_array_equal(test, expected[1])
+    # The control: a split.json that indexes other images is caught by config.json's fingerprints.
+    folder = tmp_path / "model"
+    shutil.copytree(plan(config, run_dir)[0].run_dir, folder)
+    split = json.loads((folder / "split.json").read_text())
+    split["train"] = split["train"][::-1]
+    (folder / "split.json").write_text(json.dumps(split))
+    with pytest.raises(ValueError, match="differ from those it trained on"):
+        runs.training_images(folder)

@@ -103,3 +103,26 @@ class NoisyFloorDenoiser:
         xi = self.rng.standard_normal(y.shape).astype(np.float32)
         out = (self.mean + self.c * (y - self.mean) + self.floor * xi).astype(np.float32)
         return keras.ops.convert_to_tensor(out)
+
+
+class BiasFloorDenoiser:
+    """f(y) = y - (1 - c)(y - mean(y)) + floor: shrinks each image's contrast and adds `floor`.
+
+    A deterministic denoiser (keras.ops, compilable) with a known bias floor: the residual
+    d = f(x) - x = -(1 - c)(x - mean(x)) + floor has ||d||^2 / D = (1 - c)^2 var(x) + floor^2
+    (the cross term sums to 0), so sigma_t >= floor exactly for every x, with equality on flat
+    images, where `clean_image_floor` is exactly `floor`.
+    """
+
+    def __init__(self, c=0.5, floor=0.05):
+        self.c, self.floor = c, floor
+
+    def __call__(self, y):
+        ops = keras.ops
+        mean = ops.mean(y, axis=(1, 2, 3), keepdims=True)
+        return y - (1.0 - self.c) * (y - mean) + self.floor
+
+
+def expanding_denoiser(y):
+    """f(y) = 0.5 + 3 (y - 0.5): d = 2 (y - 0.5), so sigma_t grows every step (diverges)."""
+    return 0.5 + 3.0 * (y - 0.5)

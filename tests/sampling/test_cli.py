@@ -47,6 +47,15 @@ def test_sample_and_compare_two_models(models, tmp_path):
     np.testing.assert_allclose(comparison["cosine_similarity_mean_removed"], expected, rtol=1e-4)
     assert "3 stopped at max_steps" in result.output
     assert "mean correlation (mean-removed cosine)" in result.output and "plain cosine" in result.output
+    # Outcomes apart: 4 steps of a random network reach nothing, every image hits max_steps.
+    summary = json.load(open(os.path.join(out, "summary.json")))
+    expected = {"reached": 0, "floor": 0, "diverged": 0, "max_steps": 3}
+    assert summary["outcome_counts"] == expected == sigmas["outcome_counts"]
+    assert sigmas["outcomes"] == ["max_steps"] * 3
+    other = sigmas["compare"]["outcomes"]  # the perturbed copy may diverge: counted apart
+    assert summary["compare_outcome_counts"] == {k: other.count(k) for k in expected}
+    with np.load(os.path.join(out, "samples.npz")) as data:
+        assert data["hit_max_steps"].all() and not data["converged"].any()
 
 
 def test_compare_same_model_gives_cosine_one(models, tmp_path):

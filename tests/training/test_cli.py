@@ -45,7 +45,7 @@ def test_tiny_run_end_to_end_and_rerun_returns_finished(tmp_path):
     again = _run([*TINY_FLAGS, "--out", out])
     assert again.exit_code == 0 and "already finished" in again.output
     changed = _run([*TINY_FLAGS, "--out", out, "--seed", "1"])
-    _assert_one_line_error(changed, "different settings", "seed")
+    _assert_one_line_error(changed, "other settings", "seed")
 
 
 @pytest.mark.parametrize("suffix", [".toml", ".json"])

@@ -154,7 +154,10 @@ def test_two_workers_agree_only_the_chief_writes_and_a_killed_worker_resumes(tmp
     state = json.loads((run / "state.json").read_text())
     assert state["status"] == "finished" and state["epoch"] == 2 and state["replicas"] == 2
     assert [row["epoch"] for row in state["history"]] == [1, 2]
-    assert os.listdir(run / "checkpoints") == ["epoch-00002.weights.h5"]
+    assert sorted(os.listdir(run / "checkpoints")) == [  # the last two, each with its checksum
+        "epoch-00001.keras", "epoch-00001.keras.sha256", "epoch-00002.keras",
+        "epoch-00002.keras.sha256"]
+    assert not (run / ".lock").exists()  # the chief released its lock
     for name in ("model.keras", "model_best.keras", "history.csv", "psnr_curves.json"):
         assert (run / name).exists(), name
 

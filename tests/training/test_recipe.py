@@ -142,7 +142,7 @@ def test_bfloat16_warns_only_where_the_cpu_emulates_it(monkeypatch, native):
     from keras_gahb.training import recipe
 
     monkeypatch.setattr(recipe, "native_bfloat16", lambda: native)
-    monkeypatch.setattr(recipe, "_on_cpu", lambda: True)
+    monkeypatch.setattr(recipe, "on_cpu", lambda: True)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         recipe.compile_denoiser(from_preset("unet_tiny", dtype="mixed_bfloat16"),

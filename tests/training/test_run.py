@@ -78,7 +78,7 @@ def test_resume_after_interrupt_equals_uninterrupted_run(tmp_path, tiny_options)
     # A finished run returns at once; a different config in the same dir is refused.
     again = train(straight, verbose=0, **tiny_options)
     assert again.already_finished and again.epochs_completed == 3
-    with pytest.raises(ValueError, match="different settings.*epochs"):
+    with pytest.raises(ValueError, match="other settings.*epochs"):
         train(straight, verbose=0, **{**tiny_options, "epochs": 4})
 
 
@@ -207,19 +207,20 @@ def test_a_config_written_before_an_option_existed_means_its_default(tmp_path):
     default, and refuses another value of it."""
     import json
 
+    from keras_gahb import runs
     from keras_gahb.training import TrainConfig
-    from keras_gahb.training.run import _check_or_write_config
 
-    def record(**options):
-        return {"config": TrainConfig(n=8, **options).to_dict(), "data": {"train": "x"}}
+    def prepare(**options):
+        record = {"config": TrainConfig(n=8, **options).to_dict(), "data": {"train": "x"}}
+        return runs.prepare(str(tmp_path), record, defaults={"config": TrainConfig.defaults()})
 
-    _check_or_write_config(str(tmp_path), record())
+    prepare()
     path = tmp_path / "config.json"
     saved = json.loads(path.read_text())
     del saved["config"]["sync_batch_norm"]  # as written before the option existed
     path.write_text(json.dumps(saved))
     (tmp_path / "state.json").write_text(json.dumps(
         {"status": "running", "epoch": 1, "checkpoint": "checkpoints/epoch-00001.weights.h5"}))
-    _check_or_write_config(str(tmp_path), record())  # the default: the same run
+    assert prepare() == []  # the default: the same run
     with pytest.raises(ValueError, match="sync_batch_norm: False saved, True now"):
-        _check_or_write_config(str(tmp_path), record(sync_batch_norm=True))
+        prepare(sync_batch_norm=True)
