@@ -7,18 +7,27 @@ A fenced ```bash or ```python block preceded by a line
 
 in README.md or docs/*.md is run as a new user would (bash blocks line by line with `gahb`
 on the PATH, python blocks as a script), in a fresh temporary folder, on the TensorFlow
-backend; it must exit 0 and its output must match every `expect` regex. Every
+backend; it must exit 0 and its output must match every `expect` regex. A block marked
+`<!-- cpu-quick setup="tiny-run" ... -->` runs in a folder that already holds a finished
+`gahb reproduce --scale tiny --set n_values=[10,10000]` run at gahb_runs/reproduce_quick
+(built once per check; the quick scale's folder names for N = 10 and 10,000, a minute of
+work), so that commands written for the quick run's folder run as written. Every
 examples/*.py must appear in EXAMPLES below (a new example without an entry fails the
-check) and print what its docstring and the docs claim.
+check) and print what its docstring and the docs claim. The notebooks of
+examples/notebooks/ must be in sync with their scripts (make_notebooks.py --check), and
+those in NOTEBOOKS are executed (nbclient with a Python kernel when installed, else their
+code cells in order as one script) and must print what their scripts print.
 
 Usage: python .ci/docs_check.py [--list] [NAME_SUBSTRING ...]
 Prints wall and CPU seconds per item; exit status 1 if anything failed.
 """
 
 import glob
+import importlib.util
 import os
 import re
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -79,6 +88,62 @@ EXAMPLES = {
 }
 
 
+#: Notebooks executed by the check (the others are checked to be in sync only): the two that
+#: run in seconds.
+NOTEBOOKS = ("data_pipelines", "sample_gaussian_prior")
+
+#: Runs a notebook in the current folder and prints its text outputs (argv[1]: the notebook).
+NOTEBOOK_RUNNER = """
+import json, os, subprocess, sys
+path = sys.argv[1]
+try:
+    import nbclient, nbformat
+except ImportError:  # no Jupyter kernel tooling: the code cells in order, as one script
+    cells = json.load(open(path, encoding="utf-8"))["cells"]
+    code = "\\n\\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "code")
+    open("notebook_cells.py", "w").write(code)
+    sys.exit(subprocess.run([sys.executable, "notebook_cells.py"]).returncode)
+notebook = nbformat.read(path, as_version=4)
+client = nbclient.NotebookClient(notebook, timeout=1800, kernel_name="python3",
+                                 resources={"metadata": {"path": os.getcwd()}})
+try:
+    client.execute()
+finally:
+    for cell in notebook.cells:
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "stream":
+                print(output["text"], end="")
+            elif output.get("output_type") == "error":
+                print(output["ename"], output["evalue"])
+            elif "text/plain" in output.get("data", {}):
+                print(output["data"]["text/plain"])
+"""
+
+
+def tiny_run():
+    """A finished `gahb reproduce --scale tiny` run folder, built once per check (cached)."""
+    global _TINY_RUN
+    if _TINY_RUN is None:
+        folder = tempfile.mkdtemp(prefix="gahb_tiny_run_")
+        _TINY_RUN = os.path.join(folder, "reproduce_quick")
+        start, before = time.time(), resource.getrusage(resource.RUSAGE_CHILDREN)
+        proc = subprocess.run([sys.executable, "-m", "cli.main", "reproduce", "--scale", "tiny",
+                               "--set", "n_values=[10,10000]", "--out", _TINY_RUN, "--quiet"],
+                              cwd=ROOT, env=_ENV, capture_output=True, text=True)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+        print(f"[setup] gahb reproduce --scale tiny for the tiny-run blocks: "
+              f"{time.time() - start:.0f} s wall, {cpu:.0f} CPU-s, exit status {proc.returncode}",
+              flush=True)
+        if proc.returncode:
+            print("  " + "\n  ".join((proc.stdout + proc.stderr).strip().splitlines()[-25:]))
+    return _TINY_RUN
+
+
+_TINY_RUN = None
+_ENV = None
+
+
 def marked_blocks():
     """(name, lang, code, expects) of every marked block in README.md and docs/*.md."""
     blocks = []
@@ -87,8 +152,9 @@ def marked_blocks():
         for match in MARKER.finditer(text):
             line = text[: match.start()].count("\n") + 1
             expects = re.findall(r'expect="([^"]*)"', match.group("attrs"))
+            setup = re.findall(r'setup="([^"]*)"', match.group("attrs"))
             blocks.append((f"{os.path.relpath(path, ROOT)}:{line}", match.group("lang"),
-                           match.group("code"), expects))
+                           match.group("code"), (expects, setup)))
     return blocks
 
 
@@ -110,9 +176,11 @@ def run(name, argv, expects, cwd, env):
 
 
 def main(args):
+    global _ENV
     env = dict(os.environ, KERAS_BACKEND="tensorflow", TF_CPP_MIN_LOG_LEVEL="2",
                PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""),
                MPLBACKEND="Agg")
+    _ENV = env
     bindir = tempfile.mkdtemp(prefix="gahb_bin_")
     shim = os.path.join(bindir, "gahb")
     with open(shim, "w") as handle:  # `gahb` of this checkout, whatever is installed
@@ -127,6 +195,10 @@ def main(args):
     present = {os.path.basename(p) for p in glob.glob(os.path.join(ROOT, "examples", "*.py"))}
     for example in sorted(present):
         items.append((f"examples/{example}", "example", example, EXAMPLES.get(example, (None, []))))
+    items.append(("examples/notebooks (in sync with the scripts)", "sync", None, ([], [])))
+    for stem in NOTEBOOKS:
+        items.append((f"examples/notebooks/{stem}.ipynb", "notebook", stem,
+                      (EXAMPLES[f"{stem}.py"][1], [])))
     if "--list" in args:
         for item in items:
             print(item[0])
@@ -140,6 +212,10 @@ def main(args):
         if wanted and not any(w in name for w in wanted):
             continue
         cwd = tempfile.mkdtemp(prefix="gahb_docs_")
+        if lang in ("bash", "python"):
+            expects, setup = expects
+            if "tiny-run" in setup:
+                shutil.copytree(tiny_run(), os.path.join(cwd, "gahb_runs", "reproduce_quick"))
         if lang == "bash":
             argv = ["bash", "-e", "-o", "pipefail", "-c", code]
         elif lang == "python":
@@ -147,6 +223,16 @@ def main(args):
             with open(script, "w") as handle:
                 handle.write(code)
             argv = [sys.executable, script]
+        elif lang == "sync":
+            argv = [sys.executable, os.path.join(ROOT, "examples", "notebooks", "make_notebooks.py"),
+                    "--check"]
+            expects = []
+        elif lang == "notebook":
+            expects = expects[0]
+            argv = [sys.executable, "-c", NOTEBOOK_RUNNER,
+                    os.path.join(ROOT, "examples", "notebooks", f"{code}.ipynb")]
+            if importlib.util.find_spec("nbclient") is None:
+                name += " (no nbclient: its code cells as a script)"
         else:
             arguments, expects = expects
             if arguments is None:

@@ -12,6 +12,28 @@ def _floats(text):
         raise click.BadParameter(f"expected comma-separated numbers, got '{text}'") from None
 
 
+#: `gahb analyze psnr`'s noise levels for a model outside a reproduction.
+DEFAULT_SIGMAS = (0.02, 0.05, 0.1, 0.2, 0.4)
+
+
+def _report_note(model, settings, keys=None):
+    """Print which `settings` differ from the report of the reproduction holding `model`.
+
+    `keys` maps an option's name to the report's name for it (default: the same).
+    """
+    from keras_gahb.experiments import report_analysis
+    from keras_gahb.experiments.report_settings import differences_from_report
+
+    report = report_analysis(model)
+    if report is not None:
+        keys = keys or {}
+        expected = {name: report.get(keys.get(name, name)) for name in settings}
+        note = differences_from_report(settings, {**expected, "config": report["config"]})
+        if note:
+            click.echo(note)
+    return report
+
+
 @click.group("analyze")
 def command():
     """Analyze denoisers: GAHB eigenbases, generalization measures (JSON + PNG)."""
@@ -34,12 +56,13 @@ def command():
 @click.option("--max-memory-gb", default=4.0, show_default=True, type=click.FloatRange(min=0.01))
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def jacobian(model, image, sigma, out_dir, method, top_k, size, seed, chunk_size, max_memory_gb, quiet):
-    """Eigenvalues/eigenvectors of the Jacobian of MODEL (.keras or preset) at a noisy image.
+    """Eigenvalues/eigenvectors of the Jacobian of MODEL (.keras, run folder or preset) at a noisy image.
 
     Example: gahb analyze jacobian model.keras --image face.npy --sigma 0.15 --out eig/
     """
     from keras_gahb.analysis import analyze_jacobian
 
+    _report_note(model, {"sigma": sigma}, {"sigma": "jacobian_sigma"})
     s = analyze_jacobian(out_dir, model, image, sigma, seed=seed, method=method, top_k=top_k,
                          chunk_size=chunk_size, max_memory_gb=max_memory_gb, size=size,
                          verbose=0 if quiet else 1)
@@ -56,8 +79,11 @@ def jacobian(model, image, sigma, out_dir, method, top_k, size, seed, chunk_size
 @click.argument("models", nargs=-1, required=True)
 @click.option("--train", default=None, help="Training images (file or dataset name).")
 @click.option("--test", default=None, help="Test images (file or dataset name).")
-@click.option("--label", "labels", multiple=True, help="One label per model (e.g. N); default: index.")
-@click.option("--sigmas", default="0.02,0.05,0.1,0.2,0.4", show_default=True, help="Noise levels.")
+@click.option("--label", "labels", multiple=True,
+              help="One label per model (e.g. N); default: its run folder's name.")
+@click.option("--sigmas", default=None,
+              help="Noise levels (default: the report's eval_sigmas for a model of a `gahb "
+                   "reproduce` run, else 0.02,0.05,0.1,0.2,0.4).")
 @click.option("--num", default=64, show_default=True, type=click.IntRange(min=1), help="Images per split.")
 @click.option("--size", default=None, type=click.IntRange(min=1), help="Image side for dataset names.")
 @click.option("--seed", default=0, show_default=True, type=click.IntRange(min=0))
@@ -67,9 +93,18 @@ def psnr(models, train, test, labels, sigmas, num, size, seed, out_dir):
     """Output PSNR vs input PSNR on train and test images for each MODEL (Fig 1 curves)."""
     from keras_gahb.analysis import analyze_psnr
 
+    from keras_gahb.models import model_title
+
     if labels and len(labels) != len(models):
         raise click.BadParameter(f"got {len(labels)} --label for {len(models)} models")
-    named = dict(zip(labels or [str(i) for i in range(len(models))], models))
+    titles = [model_title(m) for m in models]
+    if not labels:  # the run folders' names, unless two models share one
+        labels = titles if len(set(titles)) == len(titles) else [str(i) for i in range(len(models))]
+    named = dict(zip(labels, models))
+    report = _report_note(models[0], {} if sigmas is None else {"sigmas": _floats(sigmas)},
+                          {"sigmas": "psnr_sigmas"})
+    if sigmas is None:
+        sigmas = ",".join(f"{v:g}" for v in (report or {}).get("psnr_sigmas") or DEFAULT_SIGMAS)
     results = analyze_psnr(out_dir, named, train=train, test=test, sigmas=_floats(sigmas), num=num,
                            size=size, seed=seed)
     first = next(iter(results.values()))
@@ -102,6 +137,11 @@ def slope(model, images, sigma_min, sigma_max, num_sigmas, num, size, seed, out_
     """Slope of log MSE vs log sigma^2 (with a 95% bootstrap interval) of MODEL on images."""
     from keras_gahb.analysis import analyze_slope
 
+    report = _report_note(model, {})
+    if report and report["slope_sigmas"] and (
+            sigma_min, sigma_max) != (min(report["slope_sigmas"]), max(report["slope_sigmas"])):
+        click.echo(f"Differs from the report ({report['config']}): sigma in [{sigma_min:g}, "
+                   f"{sigma_max:g}] (report: {', '.join(f'{v:g}' for v in report['slope_sigmas'])})")
     s = analyze_slope(out_dir, model, images, sigma_min=sigma_min, sigma_max=sigma_max,
                       num_sigmas=num_sigmas, num=num, size=size, seed=seed)
     click.echo(f"slope {s['slope']:.3f} [{s['ci_low']:.3f}, {s['ci_high']:.3f}] over sigma in "

@@ -12,13 +12,16 @@ a random network are meaningless; the point is the path from file to analysis.
 Needs PyTorch to read the file.
 """
 
+import importlib.util
 import os
 import sys
 import tempfile
 
 import click
 
-_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# The checkout holding keras_gahb (its tests/ has the PyTorch reference network); found from
+# the package, not from __file__, so that the notebook made from this script runs too.
+_ROOT = os.path.dirname(os.path.dirname(importlib.util.find_spec("keras_gahb").origin))
 
 
 @click.command()
@@ -94,4 +97,5 @@ def _standin_network():
 
 
 if __name__ == "__main__":
-    main()
+    # In a notebook, return instead of exiting (a kernel reports SystemExit as an error).
+    main(standalone_mode="ipykernel" not in sys.modules)

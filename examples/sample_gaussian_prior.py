@@ -14,6 +14,7 @@ import keras_gahb
 from keras_gahb import sampling
 
 
+# %% A prior with a known optimal denoiser
 class GaussianSubspaceDenoiser:
     """Optimal blind denoiser of x = mean + U a, a ~ N(0, diag(lam)), U: D x k orthonormal."""
 
@@ -41,6 +42,7 @@ basis_b = np.linalg.qr(rng.standard_normal((dim, dim)))[0][:, :6]
 denoiser_a = GaussianSubspaceDenoiser(basis_a, lam)
 denoiser_b = GaussianSubspaceDenoiser(basis_b, lam)
 
+# %% Sampling
 # 1. Samples: mean 0.5, variances along U close to lam (the sampler under-disperses a little).
 result = sampling.sample(denoiser_a, (300,) + shape, seed=0, verbose=0)
 print(result.summary())
@@ -49,6 +51,7 @@ print("prior variances  ", np.round(lam, 4))
 print("sample variances ", np.round(coords.var(axis=0), 4))
 print("max |sample mean - 0.5| along U:", float(np.abs(coords.mean(axis=0)).max()))
 
+# %% Two denoisers, one seed
 # 2. Two denoisers, same seed: identical x_0 (and z_t), different samples.
 other = sampling.sample(denoiser_b, (8,) + shape, seed=0)
 first = sampling.sample(denoiser_a, (8,) + shape, seed=0)
@@ -56,6 +59,7 @@ assert np.array_equal(first.initial, other.initial)
 print("cosine similarity A vs B (mean removed):",
       np.round(keras_gahb.analysis.cosine_similarity(first.images, other.images, mean_removed=True), 3))
 
+# %% An inverse problem
 # 3. Inpainting: a 6-dimensional prior is pinned down by the 192 known pixels.
 clean = 0.5 + (rng.standard_normal((1, 6)) * np.sqrt(lam)) @ basis_a.T
 clean = clean.reshape((1,) + shape).astype("float32")

@@ -11,6 +11,7 @@ import numpy as np
 
 import keras_gahb
 
+# %% Data and noisy pairs
 # 100 gray faces that ship with scikit-image (no download), 32x32, in [0, 1].
 pool = keras_gahb.data.get_images("faces", 100, size=32, seed=0)
 split = keras_gahb.data.disjoint_subsets(len(pool), n=40, test_size=20, seed=0)
@@ -23,6 +24,7 @@ pairs = keras_gahb.data.noisy_pairs(train_x, batch_size, sigma="quadratic",
                                     images_per_epoch=images_per_epoch, seed=0)
 steps = keras_gahb.training.steps_per_epoch(len(train_x), batch_size, images_per_epoch)
 
+# %% The paper's recipe with model.fit
 keras.utils.set_random_seed(0)
 model = keras_gahb.models.from_preset("unet_small")
 keras_gahb.training.compile_denoiser(
@@ -34,6 +36,7 @@ grid = keras_gahb.training.DenoisedGridCallback(test_x[:8], "denoised_grid.png",
 history = model.fit(pairs, epochs=epochs, callbacks=[psnr, grid], verbose=2, shuffle=False)
 keras_gahb.training.detach_weights(model)  # JAX + EMA: see docs/training.md
 
+# %% Output PSNR against input PSNR
 print(f"{'sigma':>6} {'input':>7} {'train':>7} {'test':>7}   (PSNR, dB)")
 for i, sigma in enumerate(psnr.sigmas):
     print(f"{sigma:>6g} {psnr.input_psnr['test'][i]:7.2f} {psnr.curves['train'][i]:7.2f} "
@@ -42,6 +45,7 @@ gain = psnr.curves["test"][1] - psnr.input_psnr["test"][1]
 print(f"test PSNR gain at sigma=0.1: {gain:+.2f} dB")
 model.save("denoiser.keras")
 
+# %% Bias-free after training
 # The bias-free identity f(a y) = a f(y) survives training.
 y = test_x[:4] + 0.1 * np.random.default_rng(1).normal(size=test_x[:4].shape).astype("float32")
 print("max |f(2y) - 2 f(y)| =",

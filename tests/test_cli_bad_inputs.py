@@ -251,8 +251,9 @@ def test_train_default_out_then_sample_and_analyze_read_the_trained_size(tmp_pat
             for line in result.output.splitlines() if "  " in line}
     assert rows["sigma"] == ["0.1", "0.2"]
     assert rows["input PSNR (dB)"] == [f"{-20 * np.log10(s):.2f}" for s in sigmas]
-    written = json.loads(open(os.path.join("psnr", "psnr.json")).read())["0"]["train"]
-    assert rows["0 train (dB)"] == [f"{v:.2f}" for v in written["output_psnr"]]
+    # Without --label a model is named by its run folder (issue 27), not by its index.
+    written = json.loads(open(os.path.join("psnr", "psnr.json")).read())["faces_n4_unet_tiny"]
+    assert rows["faces_n4_unet_tiny train (dB)"] == [f"{v:.2f}" for v in written["train"]["output_psnr"]]
 
     # Sizes the model cannot take (issue 14 case 2): one sentence, no input array.
     line = _one_line_error(_run("sample", model, "--size", 7, "--num", 2, "--out", "s3"),

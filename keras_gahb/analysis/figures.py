@@ -219,13 +219,15 @@ def _show(ax, image, symmetric=False):
     image = np.asarray(image, float)
     if image.ndim == 3 and image.shape[-1] == 1:
         image = image[..., 0]
+    # Nearest neighbour: a 16x16 image drawn on hundreds of screen pixels keeps square pixels.
     if symmetric:
         scale = np.abs(image).max() or 1.0
-        ax.imshow(image, cmap="RdBu_r" if image.ndim == 2 else None, vmin=-scale, vmax=scale)
+        ax.imshow(image, cmap="RdBu_r" if image.ndim == 2 else None, vmin=-scale, vmax=scale,
+                  interpolation="nearest")
     elif image.ndim == 2:
-        ax.imshow(image, cmap="gray", vmin=0, vmax=1)
+        ax.imshow(image, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
     else:
-        ax.imshow(np.clip(image, 0, 1))
+        ax.imshow(np.clip(image, 0, 1), interpolation="nearest")
     ax.set_xticks([])
     ax.set_yticks([])
 

@@ -19,7 +19,7 @@ from keras_gahb.analysis.measures import (
     psnr_curve,
     train_test_gap,
 )
-from keras_gahb.models.loading import image_channels, load_denoiser
+from keras_gahb.models.loading import check_image_fits, image_channels, load_denoiser, model_title
 from keras_gahb.utils import atomic_write_json
 from keras_gahb.utils.images import as_image_batch, read_image_file
 
@@ -39,9 +39,7 @@ def analyze_jacobian(out_dir, model, image, sigma, seed=0, method="full", top_k=
         size: image side when `image` is a dataset name.
     """
     denoiser, name = load_denoiser(model)
-    channels = image_channels(denoiser)
-    size = _default_size(size, denoiser, model)
-    x = load_images(image, num=1, size=size, seed=seed, channels=channels)[0]
+    x = _model_images(image, denoiser, model, num=1, size=size, seed=seed)[0]
     if method == "full":
         result = eigen_analysis(denoiser, x, sigma=sigma, seed=seed, chunk_size=chunk_size,
                                 max_memory_gb=max_memory_gb, verbose=verbose)
@@ -85,13 +83,11 @@ def analyze_psnr(out_dir, models, train=None, test=None, sigmas=(0.02, 0.05, 0.1
     results, curves = {}, {}
     for label, model in models.items():
         denoiser, name = load_denoiser(model)
-        channels = image_channels(denoiser)
         entry, pair = {"model": name}, {}
         for split, source in (("train", train), ("test", test)):
             if source is None:
                 continue
-            images = load_images(source, num=num, size=_default_size(size, denoiser, model),
-                                 seed=seed, channels=channels)
+            images = _model_images(source, denoiser, model, num=num, size=size, seed=seed)
             pair[split] = psnr_curve(denoiser, images, sigmas, seed=seed, batch_size=batch_size)
             entry[split] = {k: v for k, v in pair[split].items() if k != "mse"}
         if len(pair) == 2:
@@ -110,15 +106,15 @@ def analyze_slope(out_dir, model, images, sigma_min=0.01, sigma_max=0.2, num_sig
     if num_sigmas < 3:
         raise ValueError("num_sigmas must be at least 3.")
     denoiser, name = load_denoiser(model)
-    x = load_images(images, num=num, size=_default_size(size, denoiser, model), seed=seed,
-                    channels=image_channels(denoiser))
+    x = _model_images(images, denoiser, model, num=num, size=size, seed=seed)
     sigmas = np.geomspace(sigma_min, sigma_max, num_sigmas)
     mse = mse_curve(denoiser, x, sigmas, seed=seed, batch_size=batch_size)
     fit = mse_slope(sigmas, mse, seed=seed)
     summary = {"model": name, "num_images": len(x), "sigmas": sigmas, "mse": mse.mean(axis=0), **fit}
     atomic_write_json(os.path.join(out_dir, "slope.json"), summary)
-    figures.mse_slope_figure(os.path.join(out_dir, "slope.png"), sigmas, {name: mse.mean(axis=0)},
-                             {name: fit})
+    title = model_title(model)
+    figures.mse_slope_figure(os.path.join(out_dir, "slope.png"), sigmas, {title: mse.mean(axis=0)},
+                             {title: fit})
     return summary
 
 
@@ -175,15 +171,17 @@ def analyze_similarity(out_dir, samples, train, compare=None, metric="correlatio
     return summary
 
 
-def load_images(source, num=None, size=None, seed=0, channels=1):
+def load_images(source, num=None, size=None, seed=0, channels=1, warn=False):
     """Images (n, H, W, C) float32 from a file (.npy, .npz, .png), a run folder, a dataset name, or an array.
 
     A run folder gives the images its model trained on
     (`keras_gahb.runs.training_images`; `(folder, "test")` its test images). A
     `(path, key)` tuple picks an array of an .npz file; otherwise an .npz
     file's "images" array (or its only array) is used. `num` keeps the first
-    num images; `channels` converts gray <-> RGB (None keeps them). Shapes
-    follow `keras_gahb.utils.as_image_batch`: a 3-D array is one image (H, W, C).
+    num images; `channels` converts gray <-> RGB (None keeps them; with `warn`,
+    a conversion that loses colour or transparency issues a one-line warning
+    naming the file). Shapes follow `keras_gahb.utils.as_image_batch`: a 3-D
+    array is one image (H, W, C).
     """
     key = None
     if isinstance(source, tuple):
@@ -208,8 +206,34 @@ def load_images(source, num=None, size=None, seed=0, channels=1):
             array = get_images(path, num, size, seed=seed, channels=channels or 1)
     else:
         array = np.asarray(source)
-    array = as_image_batch(array, channels=channels)
+    array = as_image_batch(array, _describe(source), channels=channels, warn=warn)
     return array[:num] if num is not None else array
+
+
+def _describe(source):
+    """What a source of images is called in messages: its file, dataset name, or "the images"."""
+    if isinstance(source, tuple):
+        return f"{os.fspath(source[0])} ({source[1]})"
+    if isinstance(source, (str, os.PathLike)):
+        path = os.fspath(source)
+        is_file = os.path.exists(path) or os.path.splitext(path)[1].lower() in (".npy", ".npz", ".png")
+        return path if is_file else f"the {path!r} images"
+    return "the images"
+
+
+def _model_images(source, denoiser, model, num, size, seed):
+    """Images for `denoiser` from `source`, at its training size unless `size` says otherwise.
+
+    Warns (one line, naming the source) when colour or transparency is lost to the
+    model's channels or the size differs from the training size; raises a ValueError
+    naming the source when the model cannot take the size.
+    """
+    trained = _default_size(None, denoiser, model)
+    x = load_images(source, num=num, size=size or trained, seed=seed,
+                    channels=image_channels(denoiser), warn=True)
+    check_image_fits(x.shape[1:3], denoiser, _describe(source), f"the model {model_title(model)}",
+                     trained)
+    return x
 
 
 def _npz_has(source, key):

@@ -8,6 +8,7 @@ from keras_gahb.experiments.dynamics import analyze_dynamics
 from keras_gahb.experiments.extras import run_extras
 from keras_gahb.experiments.jobs import check_jobs, format_jobs, list_jobs
 from keras_gahb.experiments.plan import PAIRINGS, ModelSpec, model_seed, plan
+from keras_gahb.experiments.report_settings import report_analysis, report_sampling
 from keras_gahb.experiments.reproduce import reproduce, write_outputs
 from keras_gahb.experiments.seed_spread import reproduce_seeds
 from keras_gahb.experiments.reproduction_config import (
@@ -18,5 +19,6 @@ from keras_gahb.experiments.reproduction_config import (
 )
 
 __all__ = ["PAIRINGS", "PARTS", "SCALES", "ModelSpec", "ReproductionConfig", "analyze_dynamics",
-           "check_jobs", "config_for_scale", "format_jobs", "list_jobs", "model_seed", "plan", "reproduce",
-           "reproduce_seeds", "run_extras", "write_outputs"]
+           "check_jobs", "config_for_scale", "format_jobs", "list_jobs", "model_seed", "plan",
+           "report_analysis", "report_sampling", "reproduce", "reproduce_seeds", "run_extras",
+           "write_outputs"]

@@ -153,7 +153,7 @@ def write_outputs(run_dir, config):
         os.path.join(run_dir, "report.html"),
         "Generalization in diffusion models arises from geometry-adaptive harmonic "
         f"representations: reproduction ({config.scale} scale)",
-        [intro] + sections + ([extras] if extras is not None else []),
+        [intro] + sections + ([{**extras, "in_verdict": False}] if extras is not None else []),
         summary,
         config=config.to_dict(),
     )

@@ -20,6 +20,7 @@ from keras_gahb.experiments.plan import (
     transition_model_dir,
     transition_seed,
 )
+from keras_gahb.experiments.report_settings import SAMPLE_SEED_OFFSET
 from keras_gahb.experiments.trained_models import train_models
 from keras_gahb.models import load_denoiser
 from keras_gahb.utils import atomic_path, atomic_write_json, save_npz_atomic
@@ -143,7 +144,7 @@ def run_transition(config, run_dir, verbose=1):
                                            config.seed + 1)
 
         shape = (config.num_samples,) + test.shape[1:]
-        results = {key: sampling.sample(f, shape, seed=config.seed + 7, **config.sampler)
+        results = {key: sampling.sample(f, shape, seed=config.seed + SAMPLE_SEED_OFFSET, **config.sampler)
                    for key, f in models.items()}
         save_npz_atomic(os.path.join(out, f"samples_n{n}.npz"),
                         **{k: r.images for k, r in results.items()},
@@ -744,7 +745,7 @@ def _fig1_figure(path, rows, control):
             else:
                 image = np.asarray(image, float)
                 ax.imshow(image[..., 0] if image.shape[-1] == 1 else np.clip(image, 0, 1),
-                          cmap="gray", vmin=0, vmax=1)
+                          cmap="gray", vmin=0, vmax=1, interpolation="nearest")
             outcome = row.get("outcomes", [""] * len(row["images"]))[c]
             if not converged:
                 for spine in ax.spines.values():

@@ -3,7 +3,7 @@
 from keras_gahb.models.bfcnn import BFCNN
 from keras_gahb.models.bias_free_denoiser import BiasFreeDenoiser, check_image_size
 from keras_gahb.models.bias_free_unet import BiasFreeUNet
-from keras_gahb.models.loading import image_channels, load_denoiser
+from keras_gahb.models.loading import image_channels, load_denoiser, model_title
 from keras_gahb.models.official_checkpoint import load_official_checkpoint
 from keras_gahb.models.presets import PRESETS, get_preset
 
@@ -95,4 +95,5 @@ __all__ = [
     "list_presets",
     "load_denoiser",
     "load_official_checkpoint",
+    "model_title",
 ]

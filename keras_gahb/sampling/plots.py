@@ -3,6 +3,7 @@
 import numpy as np
 
 from keras_gahb.utils import atomic_path, image_grid
+from keras_gahb.utils.images import MIN_TILE
 
 
 def _figure(figsize):
@@ -14,21 +15,34 @@ def _figure(figsize):
     return figure
 
 
-def save_comparison_grid(path, images_a, images_b, titles=("model 1", "model 2"), ncols=None):
-    """Two grids side by side: the same position holds samples drawn with the same noise."""
-    figure = _figure((10, 5.4))
-    for k, (images, title) in enumerate(((images_a, titles[0]), (images_b, titles[1]))):
-        axis = figure.add_subplot(1, 2, k + 1)
-        grid = image_grid(images, ncols or min(len(images), 8))
+def save_comparison_grid(path, images_a, images_b, titles=("model 1", "model 2"), ncols=None,
+                         min_tile=MIN_TILE):
+    """Two grids side by side: the same position holds samples drawn with the same noise.
+
+    Each image is enlarged by nearest neighbour to at least `min_tile` pixels a side
+    (default 64) and drawn one grid pixel per PNG pixel, under its title (e.g. the
+    run folder, `keras_gahb.models.model_title`).
+    """
+    grids = [image_grid(images, ncols or min(len(images), 8), min_tile=min_tile)
+             for images in (images_a, images_b)]
+    dpi, margin, gap, title_height = 100, 8, 24, 30
+    width = 2 * margin + gap + sum(grid.shape[1] for grid in grids)
+    height = title_height + margin + max(grid.shape[0] for grid in grids)
+    figure = _figure((width / dpi, height / dpi))
+    left = margin
+    for grid, title in zip(grids, titles):
+        rows, cols = grid.shape[:2]
+        axis = figure.add_axes([left / width, (height - title_height - rows) / height,
+                                cols / width, rows / height])
         if grid.shape[-1] == 1:
-            axis.imshow(grid[..., 0], cmap="gray", vmin=0.0, vmax=1.0)
+            axis.imshow(grid[..., 0], cmap="gray", vmin=0.0, vmax=1.0, interpolation="nearest")
         else:
-            axis.imshow(grid[..., :3])
+            axis.imshow(grid[..., :3], interpolation="nearest")
         axis.set_title(title, fontsize=9)
         axis.axis("off")
-    figure.tight_layout()
+        left += cols + gap
     with atomic_path(path) as tmp:
-        figure.savefig(tmp, format="png", dpi=120)
+        figure.savefig(tmp, format="png", dpi=dpi)
 
 
 def plot_sigma_trajectories(path, sigmas, sigma_final=None, title="Sampler noise level"):

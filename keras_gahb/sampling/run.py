@@ -7,8 +7,7 @@ import numpy as np
 
 from keras_gahb import runs
 from keras_gahb.metrics import cosine_similarity
-from keras_gahb.models import check_image_size
-from keras_gahb.models.loading import image_channels, load_denoiser
+from keras_gahb.models.loading import check_image_fits, image_channels, load_denoiser, model_title
 from keras_gahb.sampling import plots
 from keras_gahb.sampling.compressive_sensing import CompressiveSensing
 from keras_gahb.sampling.inpainting import Inpainting
@@ -42,9 +41,12 @@ def run_sampling(
     NaN, steps, converged, diverged, at_floor, hit_max_steps: one outcome per image, see
     `keras_gahb.sampling.OUTCOMES`; plus `images_compare` with `compare` and
     `clean`, `measured` with `task`), `grid.png`, `sigmas.json`, `sigmas.png`,
-    `config.json`, `summary.json` (with "outcome_counts"); with `compare` also `compare.png` (the two
-    models side by side, same positions = same noise) and `compare.json` (the
-    per-image cosine similarity, plain and mean-removed).
+    `config.json`, `summary.json` (with "outcome_counts"); with `compare` also `compare.png`
+    (the two models side by side, same positions = same noise, titled by run folder) and
+    `compare.json` (the per-image cosine similarity, plain and mean-removed, and
+    `mean_correlation_converged`: the mean correlation over the samples where
+    both samplers converged, what a reproduction's report gives).
+    Figures are titled by run folder (`keras_gahb.models.model_title`).
 
     Args:
         out_dir: folder to write (created).
@@ -55,12 +57,15 @@ def run_sampling(
         size: optional int, image side; defaults to the model's fixed input
             size, else the size its run folder records
             (`keras_gahb.runs.trained_image_size`), or to the image's size with `task`.
-        compare: optional second model (path or model), sampled with the same
-            seed (same x_0 and z_t).
+        compare: optional second model (path, run folder or model), sampled
+            with the same seed (same x_0 and z_t).
         task: optional inverse problem, one of "inpaint", "superres",
             "missing", "compressive"; needs `image`.
         image: path to a .png or .npy image (H, W) or (H, W, C) in [0, 1], or
-            an array, measured for `task`.
+            an array, measured for `task`. Colour made gray (or a transparent
+            alpha dropped) and a size other than the training size warn in one
+            line naming the file; a size the model cannot take raises a
+            ValueError naming it.
         factor: int, the super-resolution block size. Defaults to 4.
         fraction: float, known pixels ("missing") or measurements per pixel
             ("compressive"). Defaults to 0.1.
@@ -79,21 +84,25 @@ def run_sampling(
         ("h0", 0.01), ("beta", 0.1), ("sigma0", 1.0), ("sigma_final", 0.01),
         ("divergence_sigma", 2.0))))
     denoiser, model_name = load_denoiser(model, presets=False)
+    title = model_title(model)
     channels = image_channels(denoiser)
+    trained = _trained_size(denoiser, model)
     operator = measurements = clean = None
     if task is not None:
         if image is None:
             raise ValueError(f"--task {task} needs an image to measure: pass --image FILE.png|.npy.")
         clean = load_image(image, channels)
+        source = os.fspath(image) if isinstance(image, (str, os.PathLike)) else "the image"
+        check_image_fits(clean.shape[:2], denoiser, source, f"the model {title}", trained)
         operator = make_operator(task, clean.shape, factor=factor, fraction=fraction, seed=seed)
         measurements = operator.measure(clean[None])
         image_shape = clean.shape
     elif image is not None:
         raise ValueError("--image is only used with --task (inpaint, superres, missing, compressive).")
     else:
-        image_shape = (*_image_size(denoiser, size, model), channels)
-    check_image_size(image_shape[:2], getattr(denoiser, "size_multiple", 1),
-                     f"model {model_name}")
+        image_shape = (*_image_size(denoiser, size, trained), channels)
+        check_image_fits(image_shape[:2], denoiser, f"The sample size (--size {image_shape[0]})",
+                         f"the model {title}", trained)
 
     shape = (int(num),) + tuple(image_shape)
     result = sample(denoiser, shape, seed=seed, operator=operator, measurements=measurements,
@@ -133,6 +142,7 @@ def run_sampling(
         arrays["images_compare"] = result_compare.images
         cosine = cosine_similarity(result.images, result_compare.images)
         cosine_centred = cosine_similarity(result.images, result_compare.images, mean_removed=True)
+        both = np.asarray(result.converged, bool) & np.asarray(result_compare.converged, bool)
         comparison = {
             "model": model_name,
             "compare": name_b,
@@ -141,13 +151,18 @@ def run_sampling(
             "cosine_similarity_mean_removed": cosine_centred.tolist(),
             "mean_cosine_similarity": float(np.mean(cosine)),
             "mean_cosine_similarity_mean_removed": float(np.mean(cosine_centred)),
+            # What the reproduction's report gives: only samples where both samplers converged.
+            "num_both_converged": int(both.sum()),
+            "mean_correlation_converged": (float(np.mean(cosine_centred[both])) if both.any()
+                                           else float("nan")),
         }
         atomic_write_json(os.path.join(out_dir, "compare.json"), comparison)
         plots.save_comparison_grid(
             os.path.join(out_dir, "compare.png"), result.images, result_compare.images,
-            titles=(os.path.basename(model_name), os.path.basename(name_b)),
+            titles=(model_title(model), model_title(compare)),
         )
-        summary["compare"] = {k: v for k, v in comparison.items() if k.startswith("mean")}
+        summary["compare"] = {k: v for k, v in comparison.items()
+                              if k.startswith("mean") or k == "num_both_converged"}
         summary["compare_summary"] = result_compare.summary()
         summary["compare_outcome_counts"] = result_compare.outcome_counts()
         summary["compare_model"] = name_b
@@ -160,7 +175,7 @@ def run_sampling(
     atomic_write_json(os.path.join(out_dir, "sigmas.json"), sigmas)
     plots.plot_sigma_trajectories(
         os.path.join(out_dir, "sigmas.png"), result.sigmas, result.config["sigma_final"],
-        title=f"sigma_t, {os.path.basename(model_name)}",
+        title=f"sigma_t, {model_title(model)}",
     )
     config = {"model": model_name, "num": int(num), "seed": seed, "compare": None, "task": task,
               "image": image if isinstance(image, (str, os.PathLike)) else None,
@@ -187,36 +202,49 @@ def make_operator(task, image_shape, factor=4, fraction=0.1, seed=0):
 
 
 def load_image(image, channels=1):
-    """Read a .png/.npy image (or take an array) as float32 (H, W, channels) in [0, 1]."""
+    """Read a .png/.npy image (or take an array) as float32 (H, W, channels) in [0, 1].
+
+    A conversion that loses something (a colour image made gray, a transparent
+    alpha channel dropped) issues a one-line warning naming the file.
+    """
+    name = "the image"
     if isinstance(image, (str, os.PathLike)):
-        path = os.fspath(image)
+        path = name = os.fspath(image)
         if not os.path.exists(path):
             raise FileNotFoundError(f"Image not found: {path}")
         if not path.lower().endswith((".npy", ".png")):
             raise ValueError(f"Images must be .png or .npy files, got {path}.")
         image = read_image_file(path)
-    array = as_image_batch(image, "image", channels=channels)
+    array = as_image_batch(image, name, channels=channels, warn=True)
     if len(array) != 1:
-        raise ValueError(f"Expected one image (H, W) or (H, W, C); got {len(array)} images.")
+        raise ValueError(f"Expected one image (H, W) or (H, W, C) in {name}; got {len(array)} images.")
     array = array[0]
     if array.min() < -0.01 or array.max() > 1.01:
         raise ValueError(
-            f"The image must have values in [0, 1]; got [{array.min():.3g}, {array.max():.3g}]. "
+            f"{name} must have values in [0, 1]; got [{array.min():.3g}, {array.max():.3g}]. "
             "Divide 8-bit images by 255."
         )
     return array
 
 
-def _image_size(denoiser, size, model=None):
-    if size is not None:
-        return int(size), int(size)
+def _trained_size(denoiser, model):
+    """(H, W) the model takes or was trained on: its fixed input size, else its run's config.json."""
     if isinstance(denoiser, keras.Model):
-        height, width = denoiser.input_shape[1:3]
+        try:
+            height, width = denoiser.input_shape[1:3]
+        except (AttributeError, ValueError, TypeError):
+            height = width = None
         if height is not None and width is not None:
             return int(height), int(width)
-    trained = runs.trained_image_size(model)
-    if trained is not None:  # the size the run folder of the model records
-        return trained, trained
+    side = runs.trained_image_size(model)  # the size the run folder of the model records
+    return None if side is None else (side, side)
+
+
+def _image_size(denoiser, size, trained):
+    if size is not None:
+        return int(size), int(size)
+    if trained is not None:  # the model's fixed size, or the size its run folder records
+        return trained
     raise ValueError(
         "The model accepts any image size and it is not in a run folder that records the size "
         "it was trained on: pass --size (the image side it was trained on)."

@@ -10,6 +10,7 @@ from keras_gahb.backend import local_predictor
 from keras_gahb.data import add_noise
 from keras_gahb.training.plots import image_grid, save_image
 from keras_gahb.training.recipe import ema_weights
+from keras_gahb.utils.images import MIN_TILE
 
 
 class DenoisedGridCallback(keras.callbacks.Callback):
@@ -67,11 +68,15 @@ class DenoisedGridCallback(keras.callbacks.Callback):
             self._log_image(grid, epoch + 1)
 
     def make_grid(self, model):
-        """The (3 H, n W, C) grid image of clean, noisy and denoised rows."""
+        """The grid image of clean, noisy and denoised rows (3 rows of n images).
+
+        Each image is enlarged by nearest neighbour to at least 64 pixels a side
+        (`keras_gahb.utils.MIN_TILE`), so a 16x16 grid is readable on a screen.
+        """
         context = ema_weights(model) if self.use_ema else contextlib.nullcontext(model)
         with context:
             denoised = local_predictor(model)(self.noisy, batch_size=len(self.noisy))
-        return image_grid([self.clean, self.noisy, denoised])
+        return image_grid([self.clean, self.noisy, denoised], min_tile=MIN_TILE)
 
     def on_train_end(self, logs=None):
         if self._writer is not None:

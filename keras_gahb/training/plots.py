@@ -6,13 +6,15 @@ from keras_gahb import utils
 from keras_gahb.utils import atomic_path, save_image  # noqa: F401  (save_image: the one PNG writer)
 
 
-def image_grid(rows, pad=1):
-    """Tile a list of equally shaped batches (n, H, W, C) into one (rows*H, n*W, C) image.
+def image_grid(rows, pad=1, min_tile=None):
+    """Tile a list of equally shaped batches (n, H, W, C) into one (rows*h, n*w, C) image.
 
     Values are clipped to [0, 1]; `pad` pixels of white separate the tiles
-    (`keras_gahb.utils.image_grid` with one row per batch).
+    (`keras_gahb.utils.image_grid` with one row per batch); with `min_tile`
+    each image is enlarged by nearest neighbour to at least that many pixels a side.
     """
-    return utils.image_grid(np.concatenate(rows), columns=len(rows[0]), padding=pad)
+    return utils.image_grid(np.concatenate(rows), columns=len(rows[0]), padding=pad,
+                            min_tile=min_tile)
 
 
 def plot_psnr_curves(path, sigmas, input_psnr, output_psnr, title=None):

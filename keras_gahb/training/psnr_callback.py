@@ -2,6 +2,7 @@
 
 import contextlib
 import numbers
+import warnings
 
 import keras
 import numpy as np
@@ -39,9 +40,16 @@ class PSNRCallback(keras.callbacks.Callback):
       per-image PSNR 10 log10(1 / MSE_i) of the denoised image, in dB
       (`keras_gahb.metrics.mean_psnr`; with the same images and seed,
       `keras_gahb.analysis.psnr_curve` gives the same numbers);
-    - `train_psnr_mean`, `test_psnr_mean`: their mean over sigmas.
+    - `train_psnr_mean`, `test_psnr_mean`: their mean over sigmas;
+    - `train_input_psnr_s{sigma}`, `test_input_psnr_s{sigma}`: the PSNR of
+      the noisy input itself (what the identity map scores), logged beside
+      the output's so that a denoiser worse than doing nothing shows.
 
-    The input PSNR of the noisy images is in `input_psnr`; the last curves
+    At the end of `fit`, if the last evaluation is worse than the identity
+    (output PSNR below the noisy input's) at every evaluated sigma of every
+    set, a one-line `UserWarning` says so: the model has not learned to
+    denoise (too short a training, a learning rate too high or too low, a
+    bug in the data). The input PSNR is also in `input_psnr`; the last curves
     in `curves` (a dict) and every evaluation in `records`.
 
     Args:
@@ -94,11 +102,20 @@ class PSNRCallback(keras.callbacks.Callback):
         }
         self.curves = None
         self.records = []
+        self._records_before_fit = 0
         self._epochs = None
         self._predict = None
 
     def on_train_begin(self, logs=None):
         self._epochs = self.params.get("epochs") if self.params else None
+        self._records_before_fit = len(self.records)
+
+    def on_train_end(self, logs=None):
+        if len(self.records) <= self._records_before_fit:
+            return  # no evaluation in this fit
+        message = self.worse_than_identity(self.records[-1])
+        if message:
+            warnings.warn(message, UserWarning, stacklevel=2)
 
     def on_epoch_end(self, epoch, logs=None):
         last = self._epochs is not None and epoch + 1 == self._epochs
@@ -120,13 +137,32 @@ class PSNRCallback(keras.callbacks.Callback):
         return curves
 
     def to_logs(self, curves):
-        """The flat {key: value} log entries of one evaluation."""
+        """The flat {key: value} log entries of one evaluation (output and input PSNR)."""
         logs = {}
         for name in self.sets:
             for sigma, value in zip(self.sigmas, curves[name]):
                 logs[f"{name}_psnr_{sigma_key(sigma)}"] = value
             logs[f"{name}_psnr_mean"] = float(np.mean(curves[name]))
+            for sigma, value in zip(self.sigmas, self.input_psnr[name]):
+                logs[f"{name}_input_psnr_{sigma_key(sigma)}"] = value
         return logs
+
+    def worse_than_identity(self, curves):
+        """A one-line message if `curves` are below the input PSNR at every sigma of every set, else None.
+
+        `curves`: an evaluation ({set: [PSNR per sigma]}, e.g. `evaluate(model)` or a record).
+        """
+        gains = {name: [out - inp for out, inp in zip(curves[name], self.input_psnr[name])]
+                 for name in self.sets}
+        if not all(gain < 0 for values in gains.values() for gain in values):
+            return None
+        name = "test" if "test" in gains else next(iter(gains))
+        worst = ", ".join(
+            f"{out:.1f} < {inp:.1f} dB at sigma {sigma:g}"
+            for sigma, out, inp in zip(self.sigmas, curves[name], self.input_psnr[name]))
+        return (f"The denoiser is worse than the identity (returning the noisy input) at every "
+                f"evaluated sigma: {name} PSNR {worst}. It has not learned to denoise yet: "
+                "train longer, or check the learning rate and the data.")
 
     def _denoise(self, model, noisy):
         # model.predict, but computed by each process alone in a multi-process JAX run.

@@ -16,6 +16,8 @@ from keras_gahb.utils.images import (
     read_image_file,
     save_image,
     save_image_grid,
+    upscale_factor,
+    upscale_nearest,
 )
 from keras_gahb.utils.random import numpy_rng
 
@@ -34,4 +36,6 @@ __all__ = [
     "save_image_grid",
     "save_model_atomic",
     "save_npz_atomic",
+    "upscale_factor",
+    "upscale_nearest",
 ]

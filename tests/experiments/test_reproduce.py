@@ -5,6 +5,7 @@ import math
 import os
 import shutil
 import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -370,6 +371,143 @@ def test_cli_plan_lists_every_model_with_its_seed(tmp_path):
     assert not os.path.exists(out)  # listing trains nothing
     result = CliRunner().invoke(gahb, ["reproduce", "--scale", "tiny", "--seeds", "a,b"])
     assert result.exit_code == 2
+
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+#: Appended to a copy of a report: after layout, writes what the test measures into the DOM.
+LAYOUT_PROBE = """<script>
+window.addEventListener("load", function () {
+  var root = document.documentElement;
+  var links = Array.from(document.querySelectorAll('a[href^="#"]'));
+  var out = document.createElement("pre");
+  out.id = "layout-probe";
+  out.textContent = JSON.stringify({
+    scrollWidth: root.scrollWidth, clientWidth: root.clientWidth,
+    firstH2: (document.querySelector("h2") || {}).textContent || null,
+    contents: Array.from(document.querySelectorAll("#contents a")).map(
+      function (a) { return a.getAttribute("href"); }),
+    broken: links.filter(function (a) {
+      return !document.getElementById(a.getAttribute("href").slice(1)); }).map(
+      function (a) { return a.getAttribute("href"); })});
+  document.body.appendChild(out);
+});
+</script>"""
+
+
+def _layout_in_chromium(html_text, tmp_path, width=1280, name="page.html"):
+    """The layout probe's numbers for `html_text` in headless Chromium at a `width` px window."""
+    page = tmp_path / name
+    page.write_text(html_text + LAYOUT_PROBE, encoding="utf-8")
+    dom = subprocess.run(
+        ["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         f"--user-data-dir={tmp_path / 'profile'}", f"--window-size={width},900", "--dump-dom",
+         "file://" + str(page)],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    probe = dom.stdout.split('<pre id="layout-probe">', 1)[1].split("</pre>", 1)[0]
+    import html as html_module
+
+    return json.loads(html_module.unescape(probe))
+
+
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="Chromium is not installed")
+def test_report_opens_with_the_verdict_and_fits_a_1280px_window(tiny_run, tmp_path):
+    """The verdict is the first section, every contents link resolves, and at a 1280 px window
+    nothing scrolls sideways; the same probe sees the overflow of a page that is too wide."""
+    run_dir, summary = tiny_run
+    report = open(os.path.join(run_dir, "report.html"), encoding="utf-8").read()
+    layout = _layout_in_chromium(report, tmp_path)
+    assert layout["firstH2"] == "Verdict"
+    assert layout["scrollWidth"] <= layout["clientWidth"] <= 1280, layout
+    assert not layout["broken"], layout["broken"]
+    assert layout["contents"][0] == "#verdict"
+    for section_id in ("about",) + PARTS + ("summary",):
+        assert f"#{section_id}" in layout["contents"], section_id
+    # Both ways: a 2,000 px wide block in the same page is seen as overflowing.
+    wide = report.replace("</body>", '<div style="width:2000px">wide</div></body>')
+    layout = _layout_in_chromium(wide, tmp_path, name="wide.html")
+    assert layout["scrollWidth"] > layout["clientWidth"]
+    # Every check of the parts is in the verdict once, under its label, with its reason.
+    verdict = report.split('<section id="verdict">', 1)[1].split("</section>", 1)[0]
+    checks = [c for part in summary["parts"].values() for c in part["checks"]]
+    counted = [c for c in checks if c.get("applicable", True)]  # N/A checks are not counted
+    passed = sum(c["passed"] for c in counted)
+    assert (f"{passed} of {len(counted)} checks reproduce at the tiny scale; "
+            f"{len(counted) - passed} do not") in verdict
+    assert verdict.count("<li>") == len(checks)
+
+
+def test_report_verdict_gives_each_reason_and_distance(tmp_path):
+    """Checks with the new keys show their reason (and a failure its distance); N/A checks are
+    apart and not counted; an old check without the keys falls back to its measured value;
+    checks of a section outside the verdict are listed apart."""
+    from keras_gahb.experiments.report import verdict_counts, write_report
+
+    checks = [
+        {"claim": "trained", "value": "24.1 vs 23.0 dB", "passed": True, "applicable": True,
+         "reason": "test PSNR 24.1 dB >= 23.0 dB at sigma 0.1", "distance": None},
+        {"claim": "slope optimal", "value": "0.22 vs 0.50", "passed": False, "applicable": True,
+         "reason": "slope 0.22 < 0.45: small-sigma error floor", "distance": "-0.23 in slope"},
+        {"claim": "paper slopes", "value": "0.22", "passed": False, "applicable": False,
+         "reason": "the paper's slopes are for 80x80 faces, not 16x16", "distance": None},
+        {"claim": "old-style check", "value": "ratio 0.93", "passed": False},
+    ]
+    sections = [{"id": "part", "title": "A part", "checks": checks},
+                {"id": "extras", "title": "Beyond", "in_verdict": False,
+                 "checks": [{"claim": "extra claim", "value": "1.0", "passed": True}]}]
+    path = tmp_path / "report.html"
+    write_report(str(path), "T", sections, {"scale": "quick"})
+    page = path.read_text()
+    verdict = page.split('<section id="verdict">', 1)[1].split("</section>", 1)[0]
+    assert "1 of 3 checks reproduce at the quick scale; 2 do not; 1 N/A (not a check at the quick scale)" in verdict
+    reproduces, rest = verdict.split("Does not reproduce", 1)
+    failing, na_part = rest.split("Not a check", 1)
+    na, outside = na_part.split("Outside the verdict", 1)
+    assert "test PSNR 24.1 dB &gt;= 23.0 dB at sigma 0.1" in reproduces
+    assert "small-sigma error floor" in failing and "distance to passing: -0.23 in slope" in failing
+    assert "measured: ratio 0.93" in failing  # the fallback for a check without a reason
+    assert "for 80x80 faces" in na and "paper slopes" not in failing
+    assert "extra claim" in outside and "extra claim" not in failing + reproduces
+    assert verdict_counts(sections) == {"PASS": 1, "FAIL": 2, "N/A": 1}
+    assert 'href="#part"' in verdict and '<td class="check-na">N/A</td>' in page
+
+
+def test_cli_sample_on_a_reproductions_models_gives_the_reports_numbers(tiny_run, tmp_path):
+    """`gahb sample RUN/models/transition_n16_s1 --compare .../s2` (subprocess) uses the report's
+    seed, count and sampler settings: the same samples and S1-S2 correlation as the report. With
+    another seed it says what differs, and the samples differ."""
+    run_dir, summary = tiny_run
+    config = config_for_scale("tiny")
+    n = max(config.n_values)
+    models = os.path.join(run_dir, "models")
+    report = summary["parts"]["transition"]["numbers"][str(n)]
+    saved = np.load(os.path.join(run_dir, "transition", f"samples_n{n}.npz"))
+
+    def sample(out, *extra):
+        env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
+        completed = subprocess.run(
+            [sys.executable, "-m", "cli.main", "sample", os.path.join(models, f"transition_n{n}_s1"),
+             "--compare", os.path.join(models, f"transition_n{n}_s2"), "--out", str(out),
+             "--quiet", *extra], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+        assert completed.returncode == 0, completed.stderr[-2000:]
+        return completed.stdout, np.load(os.path.join(out, "samples.npz"))
+
+    stdout, ours = sample(tmp_path / "same")
+    assert f"seed {config.seed + 7}, " in stdout and f"num {config.num_samples}," in stdout
+    assert f"sigma_final {config.sampler['sigma_final']:g}" in stdout and "Differs" not in stdout
+    np.testing.assert_allclose(ours["images"], saved["s1"], atol=1e-6)
+    np.testing.assert_allclose(ours["images_compare"], saved["s2"], atol=1e-6)
+    comparison = json.load(open(tmp_path / "same" / "compare.json"))
+    assert comparison["mean_correlation_converged"] == pytest.approx(
+        report["sample_correlation_s1_s2"], abs=1e-6)
+    assert f"{report['sample_correlation_s1_s2']:.4f} over the" in stdout
+    stdout, other = sample(tmp_path / "other", "--seed", "0")
+    assert f"Differs from the report ({os.path.join(run_dir, 'config.json')})" in stdout
+    assert f"seed 0 (report {config.seed + 7})" in stdout
+    assert np.abs(other["images"] - saved["s1"]).max() > 1e-3
 
 
 @pytest.mark.skipif(shutil.which("chromium") is None, reason="Chromium is not installed")
