@@ -660,6 +660,24 @@ def test_report_states_the_recipe_of_every_model(tiny_run):
 
 
 def test_scales_recipes():
+    # The quick scale (and the tiny one, its test double) train with the "cpu" recipe and give
+    # the C^alpha and disc models the images the recipe study needs; the paper scale keeps the
+    # authors' recipe.
+    quick, tiny = config_for_scale("quick"), config_for_scale("tiny")
+    assert quick.training_recipe() == {"recipe": "cpu", "sigma_distribution": "log_uniform",
+                                       "sigma_min": 0.005, "loss_weight": "inverse_sigma"}
+    assert tiny.recipe == "cpu"
+    assert quick.calpha_images_per_model >= 128_000 and quick.discs_images_per_model >= 96_000
+    # The quick run's training images, at the measured ~1,000 images per second of the two
+    # cores (docs/performance.md), leave its 30 minutes room for the analysis (~5 minutes).
+    total = (3 * len(quick.n_values) * quick.images_per_model
+             + len(quick.calpha_alphas) * quick.calpha_images_per_model
+             + quick.discs_images_per_model)
+    assert total <= 1_300_000
+    tiny_total = (3 * len(tiny.n_values) * tiny.images_per_model
+                  + len(tiny.calpha_alphas) * tiny.calpha_images_per_model
+                  + tiny.discs_images_per_model)
+    assert tiny_total <= 3_000
     assert config_for_scale("paper").recipe == "paper"
     assert config_for_scale("paper").training_recipe()["loss_weight"] == "none"
     assert config_for_scale("quick", recipe="paper").training_recipe()["sigma_distribution"] == (
