@@ -55,7 +55,7 @@ def main():
         faces_cap = 2 * (defaults.gahb_k + max(8, defaults.gahb_k // 4))
         calpha_cap = 2 * (defaults.gahb_calpha_k + max(8, defaults.gahb_calpha_k // 4))
         run_dir = args.keep or os.path.join(work, "run")
-        timings = {}
+        timings, cpu_timings = {}, {}
         for label, options in (
             ("transition+calpha+gahb faces", dict(
                 parts=["transition", "calpha", "gahb"], n_values=[99325], calpha_alphas=[1],
@@ -63,10 +63,11 @@ def main():
             ("gahb calpha", dict(parts=["gahb"], n_values=[], calpha_alphas=[1],
                                  gahb_alphas=[1], gahb_max_products=calpha_cap, gahb_tol=1e-12)),
         ):
-            start = time.perf_counter()
+            start, cpu_start = time.perf_counter(), time.process_time()
             released.reproduce_released(clone, run_dir + "_" + label.split()[0], verbose=1,
                                          **options)
             timings[label] = time.perf_counter() - start
+            cpu_timings[label] = time.process_time() - cpu_start
         steps_done = {}
         for suffix in ("transition+calpha+gahb", "gahb"):
             folder = os.path.join(run_dir + "_" + suffix, "steps")
@@ -74,23 +75,11 @@ def main():
                 if name.endswith(".json"):
                     with open(os.path.join(folder, name)) as f:
                         steps_done[name[:-5]] = json.load(f)
-        transition = steps_done["transition_n99325"]["seconds"]
-        calpha = steps_done["calpha_alpha1"]["seconds"]
-        faces = steps_done["gahb_faces_99325"]
-        gahb_calpha = steps_done["gahb_calpha_1"]
-        faces_full = faces["seconds"] * defaults.gahb_max_products / faces["products"]
-        calpha_full = gahb_calpha["seconds"] * defaults.gahb_max_products / gahb_calpha["products"]
-        first = timings["transition+calpha+gahb faces"]
-        overhead = first - transition - calpha - faces["seconds"]
-        plan = {
-            "transition (6 N)": 6 * transition,
-            "calpha (5 alpha)": 5 * calpha,
-            "gahb faces N=99,325": faces_full,
-            f"gahb C^alpha ({len(defaults.gahb_alphas)} models)":
-                len(defaults.gahb_alphas) * calpha_full,
-            "discovery, safe reading of 17 files, report": overhead,
-        }
-        total = sum(plan.values())
+        plan = _plan(defaults, steps_done, timings["transition+calpha+gahb faces"], "seconds")
+        plan_cpu = _plan(defaults, steps_done, cpu_timings["transition+calpha+gahb faces"],
+                         "cpu_seconds")
+        total, total_cpu = sum(plan.values()), sum(plan_cpu.values())
+        faces, gahb_calpha = steps_done["gahb_faces_99325"], steps_done["gahb_calpha_1"]
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
@@ -101,15 +90,17 @@ def main():
         "load_average_before": [round(v, 2) for v in load_before],
         "load_average_after": [round(v, 2) for v in os.getloadavg()],
         "nominal_sampler_steps": steps,
-        "measured_seconds": {"transition step (N=99,325, S1+S2)": transition,
-                             "calpha step": calpha,
-                             f"gahb faces ({faces['products']} products, k={faces['k']})":
-                                 faces["seconds"],
-                             f"gahb C^alpha ({gahb_calpha['products']} products, "
-                             f"k={gahb_calpha['k']})": gahb_calpha["seconds"],
-                             "discovery + report": overhead},
+        "measured_steps": {name: {"seconds": step["seconds"], "cpu_seconds": step["cpu_seconds"],
+                                  "products": step.get("products")}
+                           for name, step in steps_done.items()},
+        "gahb_products_measured": {"faces": faces["products"], "calpha": gahb_calpha["products"]},
         "plan_seconds": {k: round(v, 1) for k, v in plan.items()},
         "plan_minutes": round(total / 60, 1),
+        "plan_cpu_seconds": {k: round(v, 1) for k, v in plan_cpu.items()},
+        # CPU seconds over the cores: the wall time on this CPU with no other user, if the
+        # work keeps every core busy (an optimistic bound; the wall time above is pessimistic
+        # when the load average exceeds the core count).
+        "plan_minutes_idle_estimate": round(total_cpu / os.cpu_count() / 60, 1),
         "defaults": {"num_samples": defaults.num_samples,
                      "heldout_images": defaults.heldout_images,
                      "calpha_images": defaults.calpha_images, "gahb_k": defaults.gahb_k,
@@ -123,6 +114,22 @@ def main():
     return result
 
 
+def _plan(defaults, steps, first_run, key):
+    """The default plan's time from the measured steps (`key`: "seconds" or "cpu_seconds")."""
+    transition = steps["transition_n99325"][key]
+    calpha = steps["calpha_alpha1"][key]
+    faces, gahb_calpha = steps["gahb_faces_99325"], steps["gahb_calpha_1"]
+    overhead = first_run - transition - calpha - faces[key]
+    return {
+        "transition (6 N)": 6 * transition,
+        "calpha (5 alpha)": 5 * calpha,
+        "gahb faces N=99,325": faces[key] * defaults.gahb_max_products / faces["products"],
+        f"gahb C^alpha ({len(defaults.gahb_alphas)} models)": len(defaults.gahb_alphas)
+        * gahb_calpha[key] * defaults.gahb_max_products / gahb_calpha["products"],
+        "discovery, safe reading of 17 files, report": overhead,
+    }
+
+
 def _write_layout(unet_dir):
     """Random full-size UNets (RF 90) at every released path: one file per kind, hard-linked."""
     import torch
@@ -134,6 +141,7 @@ def _write_layout(unet_dir):
     sources = {}
     for kind, seed in (("faces", 0), ("calpha", 1)):
         torch.manual_seed(seed)
+        os.makedirs(unet_dir, exist_ok=True)
         path = os.path.join(os.path.dirname(unet_dir), f"{kind}.pt")
         torch.save(ReferenceUNet(num_blocks=3, num_kernels=64).state_dict(), path)
         sources[kind] = path

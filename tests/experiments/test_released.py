@@ -141,6 +141,8 @@ def test_released_through_the_python_api_with_training_faces(released, tmp_path)
     numbers = summary["parts"]["transition"]["numbers"]["1"]
     assert numbers["training_pool"] == 6
     assert -1 <= numbers["correlation_to_closest_train"] <= 1
+    assert -1 <= numbers["baseline_fresh_to_closest_train"] <= 1
+    assert -1 <= numbers["baseline_independent_images"] <= 1
     checks = summary["parts"]["transition"]["checks"]
     pair = [c for c in checks if "grows with N" in c["claim"]]
     assert pair and pair[0]["applicable"] is False  # one N analyzed
