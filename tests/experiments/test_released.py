@@ -116,12 +116,31 @@ def test_every_part_end_to_end_through_the_cli_and_the_checks_fail(released, tmp
     assert os.path.exists(os.path.join(out, "transition", "samples.png"))
     assert os.path.exists(os.path.join(out, "gahb", "eigenvectors_faces_99325.png"))
 
+    _matrix_free_matches_the_full_jacobian(released, out)
+
     # Resumable: a second run reads every step from the run folder; a selection reuses them.
     again = _run(["--released", released, "--out", out, "--parts", "transition",
                   "--n", "1,99325"] + _sets())
     assert again.exit_code == 0, again.output
     assert "[released] transition N=1 (" in again.output and ": cached (" in again.output
     assert "running" not in again.output
+
+
+def _matrix_free_matches_the_full_jacobian(released, out):
+    """Independent: every Ritz value of the cached GAHB step lies within its residual of an
+    eigenvalue of sym J from the full Jacobian (D = 256), and Hutchinson's tr J within 4 se."""
+    from keras_gahb import analysis
+    from keras_gahb.models import load_official_checkpoint
+
+    step = json.load(open(os.path.join(out, "steps", "gahb_faces_99325.json")))
+    arrays = np.load(os.path.join(out, "steps", "gahb_faces_99325.npz"))
+    path = face_model_path(os.path.join(released, "denoisers", "UNet"), 99325)
+    model = load_official_checkpoint(path, image_size=16)
+    full = analysis.eigen_analysis(model, arrays["clean"], noisy=arrays["noisy"])
+    for theta in step["eigenvalues"]:
+        assert np.min(np.abs(full.eigenvalues - theta)) <= step["max_residual"] + 1e-4
+    assert abs(step["trace"] - full.trace) <= 4 * step["trace_se"] + 1e-3
+    assert step["asymmetry"] == pytest.approx(full.asymmetry, rel=0.5, abs=0.02)
 
 
 def test_released_through_the_python_api_with_training_faces(released, tmp_path):
