@@ -210,7 +210,7 @@ def reproduce_released(released_dir, run_dir="gahb_runs/reproduce_released", par
         os.makedirs(os.path.join(run_dir, "steps"), exist_ok=True)
         record = {"released": os.path.abspath(models.unet_dir), "config": config.to_dict()}
         runs.prepare(run_dir, record, ignore=SELECTION,
-                     holds_results=_holds_results, what="a released-model reproduction",
+                     holds_results=_holds_results, what="a run",
                      advice="Use another --out folder, or the same options to resume.")
         context = _Context(config, run_dir, models, verbose)
         sections = []
@@ -224,8 +224,13 @@ def reproduce_released(released_dir, run_dir="gahb_runs/reproduce_released", par
 
 
 def _holds_results(run_dir):
+    """Cached steps, or anything of another kind of run (a trained reproduction's parts, models,
+    a training run's checkpoints): such a folder's config.json is never replaced."""
     steps = os.path.join(run_dir, "steps")
-    return os.path.isdir(steps) and any(name.endswith(".json") for name in os.listdir(steps))
+    if os.path.isdir(steps) and any(name.endswith(".json") for name in os.listdir(steps)):
+        return True
+    return any(os.path.exists(os.path.join(run_dir, name))
+               for name in ("parts", "models", runs.CHECKPOINT_DIR, runs.MODEL_FILE))
 
 
 def _plan(models, config, parts):

@@ -27,7 +27,7 @@ _RUNNERS = {
 }
 
 
-def reproduce(run_dir="gahb_runs/reproduce", scale="quick", parts=None, only=None,
+def reproduce(run_dir=None, scale="quick", parts=None, only=None,
               verbose=1, extras=False, released=None, n=None, **overrides):
     """Run the paper's experiments and write report.html, figures and summary.json.
 
@@ -36,7 +36,8 @@ def reproduce(run_dir="gahb_runs/reproduce", scale="quick", parts=None, only=Non
     continues where it stopped when run again with the same arguments.
 
     Args:
-        run_dir: output folder. Defaults to "gahb_runs/reproduce".
+        run_dir: output folder. Defaults to "gahb_runs/reproduce" (with `released`:
+            "gahb_runs/reproduce_released").
         scale: "quick" (default: minutes on a laptop CPU), "medium" (hours on a
             CPU), "paper" (GPU/TPU), or "tiny" (seconds, for tests).
         parts: None (all) or a list of "transition", "calpha", "discs", "gahb".
@@ -68,8 +69,9 @@ def reproduce(run_dir="gahb_runs/reproduce", scale="quick", parts=None, only=Non
     if released is not None:
         if only is not None or extras:
             raise ValueError("`only` and `extras` do not apply to the released models.")
-        return reproduce_released(released, run_dir, parts=parts, n_values=n, verbose=verbose,
-                                  **overrides)
+        return reproduce_released(released, run_dir or "gahb_runs/reproduce_released",
+                                  parts=parts, n_values=n, verbose=verbose, **overrides)
+    run_dir = run_dir or "gahb_runs/reproduce"
     config = config_for_scale(scale, **overrides)
     if config.stack and only is None:
         # Before TensorFlow runs its first op: one thread per op, the stacked models at once.

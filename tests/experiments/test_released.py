@@ -221,6 +221,17 @@ def test_bad_folder_is_one_error_line(tmp_path, make):
     assert "Traceback" not in result.output
 
 
+def test_a_folder_of_another_reproduction_is_never_taken_over(released, tmp_path):
+    """A trained reproduction's folder (config.json, parts/) is refused, its settings kept."""
+    out = tmp_path / "quick"
+    (out / "parts").mkdir(parents=True)
+    (out / "config.json").write_text(json.dumps({"scale": "quick"}))
+    result = CliRunner().invoke(gahb, ["reproduce", "--released", released, "--out", str(out),
+                                       "--parts", "calpha"] + _sets())
+    assert result.exit_code != 0 and "holds a run with other settings" in result.output
+    assert json.loads((out / "config.json").read_text()) == {"scale": "quick"}
+
+
 def test_unknown_option_and_part_are_refused(released):
     result = CliRunner().invoke(gahb, ["reproduce", "--released", released, "--set", "nope=1"])
     assert result.exit_code != 0 and "Unknown option(s) for --released: nope" in result.output
