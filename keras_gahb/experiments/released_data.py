@@ -17,6 +17,7 @@ pickle carries code is refused before anything runs.
 
 import dataclasses
 import os
+import re
 
 from keras_gahb.models.official_checkpoint import inspect_official_checkpoint
 
@@ -186,4 +187,33 @@ def _scan(root, unet_dir):
     faces = {n: {"s1": present(face_model_path(unet_dir, n)),
                  "s2": present(face_model_path(unet_dir, n, swapped=True))} for n in RELEASED_NS}
     calpha = {a: present(calpha_model_path(unet_dir, a)) for a in RELEASED_ALPHAS}
+    if os.path.isdir(unet_dir) and (not all(p for pair in faces.values() for p in pair.values())
+                                    or not all(calpha.values())):
+        _fill_from_names(unet_dir, faces, calpha)
     return ReleasedModels(root=root, unet_dir=unet_dir, faces=faces, calpha=calpha)
+
+
+_FACE_FOLDER = re.compile(r"RF_90x90_set_size_(\d+)(_swapped)?$")
+_CALPHA_FOLDER = re.compile(r"^C_alpha(\d+)_beta(\d+)")
+
+
+def _fill_from_names(unet_dir, faces, calpha, max_depth=3):
+    """Models absent at the exact paths, found by folder name (a renamed data folder): a face
+    model is `<...celeb...>/<...>RF_90x90_set_size_N[_swapped]/model.pt`, a C^alpha model
+    `C_alphaA_betaA<...>/<...>/model.pt`. Only `max_depth` levels below `unet_dir` are read."""
+    base = unet_dir.rstrip(os.sep).count(os.sep)
+    for folder, subfolders, files in os.walk(unet_dir):
+        subfolders[:] = [d for d in sorted(subfolders) if not d.startswith(".")]
+        if folder.count(os.sep) - base >= max_depth:
+            subfolders[:] = []
+        if "model.pt" not in files:
+            continue
+        path = os.path.join(folder, "model.pt")
+        parent = os.path.basename(os.path.dirname(folder))
+        face = _FACE_FOLDER.search(os.path.basename(folder))
+        alpha = _CALPHA_FOLDER.match(parent)
+        if alpha and alpha.group(1) == alpha.group(2) and int(alpha.group(1)) in calpha:
+            calpha[int(alpha.group(1))] = calpha[int(alpha.group(1))] or path
+        elif face and "celeb" in parent.lower() and int(face.group(1)) in faces:
+            split = "s2" if face.group(2) else "s1"
+            faces[int(face.group(1))][split] = faces[int(face.group(1))][split] or path

@@ -172,6 +172,19 @@ class _Payload:
         return (os.system, ("touch pwned_by_released_checkpoint",))
 
 
+def test_models_in_renamed_folders_are_found_by_their_names(released, tmp_path):
+    import shutil
+
+    unet = tmp_path / "clone" / "denoisers" / "UNet"
+    source = os.path.join(released, "denoisers", "UNet")
+    shutil.copytree(os.path.join(source, "img_align_celeba_80x80"), unet / "celebA_80x80_gray")
+    shutil.copytree(os.path.join(source, "C_alpha3_beta3_line_80x80_blurredx2"),
+                    unet / "C_alpha3_beta3_80x80")
+    models = find_released(tmp_path / "clone")
+    assert models.face_pairs() == [1, 99325] and models.alphas() == [3]
+    assert "celebA_80x80_gray" in models.faces[1]["s2"]
+
+
 def test_code_carrying_pickle_is_refused_without_running(released, tmp_path, monkeypatch):
     torch = pytest.importorskip("torch")
     import shutil
