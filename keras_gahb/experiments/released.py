@@ -654,7 +654,7 @@ def _gahb(context, targets):
     figure_list = []
     for (kind, value), numbers in results.items():
         arrays = np.load(os.path.join(context.run_dir, "steps", f"gahb_{kind}_{value}.npz"))
-        eigen = _eigen_from_arrays(arrays, numbers)
+        eigen = _eigen_from_arrays(arrays, numbers, c.gahb_sigma)
         path = os.path.join(out, f"eigenvectors_{kind}_{value}.png")
         figures.fig2_layout(path, eigen, num_vectors=min(12, len(eigen.eigenvalues)))
         figure_list.append({"path": path, "caption": (
@@ -768,10 +768,10 @@ def _gahb_step(context, kind, value, folder, key):
     }
 
 
-def _eigen_from_arrays(arrays, numbers):
+def _eigen_from_arrays(arrays, numbers, sigma):
     return analysis.EigenAnalysis(
         clean=arrays["clean"], noisy=arrays["noisy"], denoised=arrays["denoised"],
-        sigma=None, eigenvalues=arrays["eigenvalues"], eigenvectors=arrays["eigenvectors"],
+        sigma=sigma, eigenvalues=arrays["eigenvalues"], eigenvectors=arrays["eigenvectors"],
         trace=numbers["trace"], bias_free_error=numbers["bias_free_error"],
         asymmetry=numbers["asymmetry"])
 
