@@ -167,6 +167,29 @@ def test_released_through_the_python_api_with_training_faces(released, tmp_path)
     assert pair and pair[0]["applicable"] is False  # one N analyzed
 
 
+def test_oracle_slopes_are_shown_beside_when_analysis_has_them(released, tmp_path, monkeypatch):
+    """keras_gahb.analysis.oracle_slope (the oracle DCT/Haar risks), when present, is fitted on
+    the same fresh images and shown beside each alpha's slope."""
+    from keras_gahb import analysis
+
+    calls = []
+
+    def oracle_slope(images, sigmas, basis="dct", seed=0):
+        calls.append((images.shape, tuple(sigmas), basis))
+        return {"slope": 0.5 if basis == "dct" else 0.25}
+
+    monkeypatch.setattr(analysis, "oracle_slope", oracle_slope, raising=False)
+    overrides = {key: json.loads(value) for key, value in (i.split("=", 1) for i in TINY)}
+    summary = reproduce(str(tmp_path / "oracle"), released=released, parts=["calpha"],
+                        verbose=0, calpha_alphas=[1], **overrides)
+    fit = summary["parts"]["calpha"]["numbers"]["fits"]["1"]
+    assert fit["oracle"] == {"dct": 0.5, "haar": 0.25}
+    assert calls == [((8, 16, 16, 1), (0.05, 0.1, 0.2), "dct"),
+                     ((8, 16, 16, 1), (0.05, 0.1, 0.2), "haar")]
+    report = open(tmp_path / "oracle" / "report.html").read()
+    assert "oracle DCT slope" in report
+
+
 class _Payload:
     def __reduce__(self):
         return (os.system, ("touch pwned_by_released_checkpoint",))
