@@ -533,7 +533,7 @@ def released_transition_checks(config, per_n, have_training=False):
     if not have_training or not memo_ns:
         why = ("the training faces were not given (CelebA prepared for tfds, or a folder: "
                "--set training_dataset=...)" if not have_training else
-               "the training pool is too small for these N")
+               "no analyzed N >= 2 fits twice in the training pool")
         for claim in ("memorization at the smallest N >= 2: memorization ratio up to scale "
                       f">= {MEMORIZATION_TARGET}",
                       "samples are not copies at the largest N: memorization ratio up to scale "
