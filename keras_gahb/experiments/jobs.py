@@ -109,7 +109,7 @@ def check_jobs(run_dir=None, scale="quick", **overrides):
             continue
         saved = record.get("config", {})
         expected = {option: getattr(config, field) for option, field in _MODEL_OPTIONS.items()}
-        expected.update(config.training_recipe())
+        expected.update(config.training_recipe("transition"))
         expected["seed"] = job["seed"]
         differences = [
             f"{key}: {saved.get(key)!r} there, {_plain(value)!r} in this run"

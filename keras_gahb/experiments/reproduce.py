@@ -203,7 +203,8 @@ def _recipe_note(config, recipes):
               f"C^alpha {config.calpha_images_per_model:,}, discs "
               f"{config.discs_images_per_model:,}")
     if not recipes:
-        return f"Training recipe: {config.recipe_label()}; {images}."
+        return (f"Training recipes: transition {config.recipe_label('transition')}, C^alpha and "
+                f"discs {config.recipe_label()}; {images}.")
     if len(recipes) == 1:
         return (f"Every model was trained with the recipe {next(iter(recipes))} (read from each "
                 f"model's config.json); {images}.")

@@ -38,7 +38,11 @@ class ReproductionConfig:
         schedule: "cosine" (decayed to 0: low optimization noise) or "paper".
         recipe: training recipe of every model ("paper": quadratic sigma, plain
             MSE; "cpu": log-uniform sigma in [0.005, 1], loss weight 1/sigma;
-            `keras_gahb.training.RECIPES`). The report states it per model.
+            `keras_gahb.training.RECIPES`), the transition's excepted. The report
+            states it per model.
+        transition_recipe: recipe of the transition models; None = `recipe`.
+            Default "balanced" (quadratic sigma, loss weight 1/sqrt(sigma)): at
+            the quick budget "cpu" stops the N = 10 models memorizing.
         sigma_distribution: None (the recipe's) or a noise-level distribution
             ("quadratic", "uniform", "log_uniform", "mixture") overriding it.
         loss_weight: None (the recipe's) or a per-image loss weight ("none",
@@ -90,6 +94,7 @@ class ReproductionConfig:
     learning_rate: float = 1e-3
     schedule: str = "cosine"
     recipe: str = "cpu"
+    transition_recipe: object = "balanced"
     sigma_distribution: object = None
     loss_weight: object = None
     test_size: int = 256
@@ -122,16 +127,23 @@ class ReproductionConfig:
         """A JSON-ready dict (tuples as lists)."""
         return dataclasses.asdict(self)
 
-    def training_recipe(self):
-        """The resolved `keras_gahb.training.TrainConfig` recipe options of every model."""
-        resolved = TrainConfig(recipe=self.recipe, sigma_distribution=self.sigma_distribution,
+    def training_recipe(self, part=None):
+        """The resolved `keras_gahb.training.TrainConfig` recipe options of a part's models.
+
+        `part="transition"` takes `transition_recipe` (when set); every other part `recipe`.
+        `sigma_distribution` and `loss_weight`, when set, override both.
+        """
+        recipe = self.recipe
+        if part == "transition" and self.transition_recipe is not None:
+            recipe = self.transition_recipe
+        resolved = TrainConfig(recipe=recipe, sigma_distribution=self.sigma_distribution,
                                loss_weight=self.loss_weight)
         return {"recipe": resolved.recipe, "sigma_distribution": resolved.sigma_distribution,
                 "sigma_min": resolved.sigma_min, "loss_weight": resolved.loss_weight}
 
-    def recipe_label(self):
-        """The recipe in words, as the report states it."""
-        return TrainConfig(**self.training_recipe()).recipe_label()
+    def recipe_label(self, part=None):
+        """The recipe of a part's models in words, as the report states it."""
+        return TrainConfig(**self.training_recipe(part)).recipe_label()
 
     @classmethod
     def fields(cls):
@@ -150,10 +162,11 @@ SCALES = {
         jacobian_sigma=0.1, gahb_sigma=0.1,
     ),
     # The default. With 16,000 C^alpha and 32,000 disc images per model (the paper's recipe) it
-    # took 13.9 minutes end to end on a 2-core AVX2 CPU (docs/reproduce.md); it now trains every
-    # model with the "cpu" recipe (log-uniform sigma, loss weight 1/sigma: the recipe study of
-    # docs/performance.md) and gives the C^alpha models 128,000 images and the discs 96,000
-    # (estimated 21-24 minutes there, to be measured; the budget is 30).
+    # took 13.9 minutes end to end on a 2-core AVX2 CPU (docs/reproduce.md); it now trains the
+    # C^alpha and disc models with the "cpu" recipe (log-uniform sigma, loss weight 1/sigma: the
+    # recipe study of docs/performance.md) on 128,000 and 96,000 images, the transition models
+    # with "balanced" (quadratic sigma, loss weight 1/sqrt(sigma)); 8.0 minutes measured on a
+    # 2-core Zen 4 (AVX-512) CPU (docs/reproduce.md).
     # 3 models per N (S1, S2, S1'), fewer N but more
     # images per model, the authors' C^alpha generator (richer than the fixed-ranges one:
     # a fresh image correlates 0.81 with its nearest of 1,000 training images, not 0.91).
@@ -173,7 +186,8 @@ SCALES = {
         dataset="celeba", dataset_options={"split": "all", "deduplicate": 0.95}, image_size=80,
         preset="unet_rf90", model_overrides={"gamma_initializer": "authors"},
         n_values=(1, 10, 100, 1000, 10000, 99_000), images_per_model=250_000_000,
-        epochs=1000, batch_size=512, schedule="paper", recipe="paper", test_size=512, num_samples=64,
+        epochs=1000, batch_size=512, schedule="paper", recipe="paper", transition_recipe=None,
+        test_size=512, num_samples=64,
         sampler={"h0": 0.01, "beta": 0.1, "sigma0": 1.0, "sigma_final": 0.01,
                  "max_steps": 5000},
         calpha_n=100000, calpha_images_per_model=25_000_000, slope_sigmas=(
@@ -247,6 +261,7 @@ def config_for_scale(scale="quick", **overrides):
         raise ValueError(f"Unknown calpha_variant {config.calpha_variant!r}; use one of "
                          f"{', '.join(CALPHA_VARIANTS)}.")
     config.training_recipe()  # a bad recipe, distribution or weight: a ValueError here
+    config.training_recipe("transition")
     if not any(n >= 2 for n in config.n_values):
         raise ValueError(f"n_values needs some N >= 2 (memorization is measured from N = 2); "
                          f"got {list(config.n_values)}.")

@@ -10,7 +10,7 @@ import time
 from keras_gahb import training
 
 
-def _options(config, images_per_model, channels, verbose):
+def _options(config, images_per_model, channels, verbose, part=None):
     """The `keras_gahb.training.train` options shared by every model of the reproduction."""
     return dict(
         image_size=config.image_size,
@@ -20,7 +20,7 @@ def _options(config, images_per_model, channels, verbose):
         epochs=config.epochs,
         batch_size=config.batch_size,
         images_per_epoch=max(config.batch_size, images_per_model // config.epochs),
-        **config.training_recipe(),
+        **config.training_recipe(part),
         lr=config.learning_rate,
         schedule=config.schedule,
         precision=config.precision,
@@ -38,7 +38,7 @@ def _announce(label, train_images, images_per_model, config, seed, model_dir):
 
 
 def train_models(model_dirs, config, train_sets, test_sets, images_per_model, seeds, verbose=1,
-                 labels=None, sources=None):
+                 labels=None, sources=None, part=None):
     """Train (or resume, or reuse) several denoisers of the reproduction that share a recipe.
 
     With `config.stack` (the default) they are trained side by side in one
@@ -49,12 +49,13 @@ def train_models(model_dirs, config, train_sets, test_sets, images_per_model, se
     Either way each folder is a complete `train` run folder, so a later call
     of either kind resumes or reuses it. `sources` (one `data_source` of
     `train` per model: the pool and indices of its images) goes to split.json.
+    `part` picks the recipe (`ReproductionConfig.training_recipe`).
     """
     labels = list(labels or [os.path.basename(d) for d in model_dirs])
     sources = list(sources) if sources is not None else [None] * len(model_dirs)
     if not config.stack or len(model_dirs) == 1:
         return [train_model(d, config, x, t, images_per_model, s, verbose=verbose, label=name,
-                            source=source)
+                            source=source, part=part)
                 for d, x, t, s, name, source in zip(model_dirs, train_sets, test_sets, seeds,
                                                     labels, sources)]
     start = time.time()
@@ -66,14 +67,14 @@ def train_models(model_dirs, config, train_sets, test_sets, images_per_model, se
     results = training.train_stacked(
         list(model_dirs), train_images=list(train_sets), test_images=list(test_sets),
         per_model=[{"seed": int(s)} for s in seeds], data_sources=sources,
-        **_options(config, images_per_model, channels, verbose))
+        **_options(config, images_per_model, channels, verbose, part))
     if verbose and not all(r.already_finished for r in results):
         print(f"[train] {', '.join(labels)}: done in {time.time() - start:.0f} s", flush=True)
     return results
 
 
 def train_model(model_dir, config, train_images, test_images, images_per_model, seed,
-                verbose=1, label="", source=None):
+                verbose=1, label="", source=None, part=None):
     """Train (or resume, or reuse) one denoiser of the reproduction in `model_dir`.
 
     Every model sees `images_per_model` noisy training images whatever its N
@@ -86,7 +87,8 @@ def train_model(model_dir, config, train_images, test_images, images_per_model, 
         _announce(label, train_images, images_per_model, config, seed, model_dir)
     result = training.train(
         model_dir, train_images=train_images, test_images=test_images, seed=int(seed),
-        data_source=source, **_options(config, images_per_model, train_images.shape[-1], verbose))
+        data_source=source,
+        **_options(config, images_per_model, train_images.shape[-1], verbose, part))
     if verbose and not result.already_finished:
         print(f"[train] {label}: done in {time.time() - start:.0f} s", flush=True)
     return result

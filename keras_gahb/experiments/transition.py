@@ -87,6 +87,7 @@ def train_transition_models(config, run_dir, only=None, verbose=1):
             labels=[f"transition N={n} " + s.upper() + "'" * r for s, r in members],
             sources=[{"source": source, "train": [int(i) for i in getattr(splits[n], s)],
                       "test": [int(i) for i in splits[n].test]} for s, _ in members],
+            part="transition",
         )
     return pool, splits
 

@@ -650,23 +650,33 @@ def test_report_states_the_recipe_of_every_model(tiny_run):
     recipes = summary["recipes"]
     names = sorted(os.path.basename(spec.run_dir) for spec in plan(config, run_dir))
     assert sorted(name for group in recipes.values() for name in group) == names
-    assert list(recipes) == [config.recipe_label()]
-    assert config.recipe_label().startswith(config.recipe)
+    transition = config.recipe_label("transition")
+    assert transition.startswith("balanced") and config.recipe_label().startswith("cpu")
+    assert sorted(recipes) == sorted([transition, config.recipe_label()])
+    assert all(name.startswith("transition_") for name in recipes[transition])
+    assert not any(name.startswith("transition_") for name in recipes[config.recipe_label()])
     report = open(os.path.join(run_dir, "report.html"), encoding="utf-8").read()
-    assert "trained with the recipe " + config.recipe in report
+    assert transition in report and config.recipe_label() in report
     for spec in plan(config, run_dir):
         saved = read_json(os.path.join(spec.run_dir, "config.json"))["config"]
-        assert {key: saved[key] for key in config.training_recipe()} == config.training_recipe()
+        expected = config.training_recipe(spec.part)
+        assert {key: saved[key] for key in expected} == expected, spec.run_dir
 
 
 def test_scales_recipes():
-    # The quick scale (and the tiny one, its test double) train with the "cpu" recipe and give
-    # the C^alpha and disc models the images the recipe study needs; the paper scale keeps the
-    # authors' recipe.
+    # The quick scale (and the tiny one, its test double) train the C^alpha and disc models with
+    # the "cpu" recipe on the images the recipe study needs, the transition models with
+    # "balanced"; the paper scale keeps the authors' recipe everywhere.
     quick, tiny = config_for_scale("quick"), config_for_scale("tiny")
     assert quick.training_recipe() == {"recipe": "cpu", "sigma_distribution": "log_uniform",
                                        "sigma_min": 0.005, "loss_weight": "inverse_sigma"}
-    assert tiny.recipe == "cpu"
+    assert quick.training_recipe("calpha") == quick.training_recipe()
+    assert quick.training_recipe("transition") == {
+        "recipe": "balanced", "sigma_distribution": "quadratic", "sigma_min": 0.0,
+        "loss_weight": "inverse_sqrt_sigma"}
+    assert tiny.recipe == "cpu" and tiny.transition_recipe == "balanced"
+    assert config_for_scale("quick", transition_recipe=None).training_recipe("transition") == (
+        quick.training_recipe())
     assert quick.calpha_images_per_model >= 128_000 and quick.discs_images_per_model >= 96_000
     # The quick run's training images, at the measured ~1,000 images per second of the two
     # cores (docs/performance.md), leave its 30 minutes room for the analysis (~5 minutes).
@@ -680,6 +690,7 @@ def test_scales_recipes():
     assert tiny_total <= 3_000
     assert config_for_scale("paper").recipe == "paper"
     assert config_for_scale("paper").training_recipe()["loss_weight"] == "none"
+    assert config_for_scale("paper").training_recipe("transition")["loss_weight"] == "none"
     assert config_for_scale("quick", recipe="paper").training_recipe()["sigma_distribution"] == (
         "quadratic")
     with pytest.raises(ValueError, match="recipe must be one of"):
