@@ -69,9 +69,9 @@ def _noise(ctx, param, value):
 @click.option("--images-per-epoch", type=click.IntRange(min=1),
               help="Tile the training set to this many images per epoch. [one pass]")
 @click.option("--recipe", type=click.Choice(tuple(_CONFIG.RECIPES)),
-              help="Training recipe: paper (quadratic sigma, plain MSE: the authors') or cpu "
-                   "(log-uniform sigma in [0.005, 1], MSE weighted by 1/sigma: docs/training.md). "
-                   "[paper]")
+              help="Training recipe: paper (quadratic sigma, plain MSE: the authors'), cpu "
+                   "(log-uniform sigma in [0.005, 1], MSE weighted by 1/sigma) or balanced "
+                   "(quadratic sigma, MSE weighted by 1/sqrt(sigma)); docs/training.md. [paper]")
 @click.option("--sigma-distribution", callback=_noise,
               help="Noise levels, overriding the recipe's: quadratic (paper), uniform, "
                    "log_uniform, mixture (half quadratic, half log-uniform) or a number. "

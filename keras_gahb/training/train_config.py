@@ -70,7 +70,7 @@ class TrainConfig:
         images_per_epoch: int, tile the training set to this many images per
             epoch (paper: 250,000, so every N takes the same steps); None = one
             pass over the N images. Default None.
-        recipe: "paper" or "cpu" (`RECIPES`). Default "paper".
+        recipe: "paper", "cpu" or "balanced" (`RECIPES`). Default "paper".
         sigma_distribution: None (the recipe's), "quadratic" (sigma = U^2 sigma_max,
             the paper's), "uniform", "log_uniform", "mixture" (half quadratic, half
             log-uniform) or a fixed float. The key `noise` of older configs means
