@@ -6,6 +6,7 @@ import numpy as np
 
 from keras_gahb import analysis
 from keras_gahb.analysis import figures
+from keras_gahb.analysis.oracle import dct_matrix, haar_matrix
 from keras_gahb.experiments.plan import transition_model_dir
 from keras_gahb.experiments.transition import train_transition_models
 from keras_gahb.models import load_denoiser
@@ -15,35 +16,6 @@ from keras_gahb.utils import atomic_path, atomic_write_json
 ADAPTIVITY_IMAGES = 4
 #: The name of the Jacobian's eigenbasis in the energy tables.
 GAHB = "GAHB (top-K eigenvectors of J)"
-
-
-def dct_matrix(n):
-    """The orthonormal DCT-II matrix (n, n): rows are the 1-D cosine basis vectors."""
-    k = np.arange(n)[:, None]
-    i = np.arange(n)[None, :]
-    matrix = np.cos(np.pi * (2 * i + 1) * k / (2 * n)) * np.sqrt(2.0 / n)
-    matrix[0] /= np.sqrt(2.0)
-    return matrix
-
-
-def haar_matrix(n):
-    """The orthonormal multi-level Haar wavelet matrix (n, n), rows = basis vectors.
-
-    Levels continue while the coarse part has an even length (n = 80: 40, 20, 10, 5).
-    """
-    matrix = np.eye(n)
-    length = n
-    while length % 2 == 0 and length >= 2:
-        half = length // 2
-        step = np.zeros((length, length))
-        for j in range(half):
-            step[j, 2 * j] = step[j, 2 * j + 1] = 1 / np.sqrt(2)          # averages
-            step[half + j, 2 * j], step[half + j, 2 * j + 1] = 1 / np.sqrt(2), -1 / np.sqrt(2)
-        block = np.eye(n)
-        block[:length, :length] = step
-        matrix = block @ matrix
-        length = half
-    return matrix
 
 
 def best_k_energy(image, row_basis, col_basis, ks):
