@@ -122,7 +122,7 @@ def basis_coefficients(images, basis="dct"):
     if checked[0] == "full":
         return images.reshape(len(images), -1) @ checked[1].T
     _, rows, cols = checked
-    coefficients = np.einsum("ih,nhwc,jw->ncij", rows, images, cols)
+    coefficients = rows @ images.transpose(0, 3, 1, 2) @ cols.T  # (n, C, H, W): R X C^T
     return coefficients.reshape(len(images), -1)
 
 
@@ -136,7 +136,7 @@ def from_coefficients(coefficients, basis, image_shape):
     _, rows, cols = checked
     height, width, channels = image_shape
     blocks = coefficients.reshape(n, channels, height, width)
-    return np.einsum("ih,ncij,jw->nhwc", rows, blocks, cols)
+    return (rows.T @ blocks @ cols).transpose(0, 2, 3, 1)
 
 
 def oracle_risk(images, sigmas, basis="dct"):

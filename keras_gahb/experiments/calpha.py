@@ -201,11 +201,11 @@ def calpha_checks(config, fits):
         f"alpha {a}: {fits[a]['slope']:.2f} (oracle DCT {fits[a]['oracle']['dct']['slope']:.2f}, "
         f"Haar {fits[a]['oracle']['haar']['slope']:.2f})" for a in alphas)
     not_here = ("" if applies else
-                f"asymptotic rate; at {config.image_size}x{config.image_size} over sigma "
-                f"{min(sigmas):g}-{max(sigmas):g} the oracle DCT slopes are "
-                + "/".join(f"{fits[a]['oracle']['dct']['slope']:.2f}" for a in alphas)
+                f"asymptotic rate; at {config.image_size}x{config.image_size} the oracle DCT "
+                "slopes are " + "/".join(f"{fits[a]['oracle']['dct']['slope']:.2f}" for a in alphas)
                 + " (Haar " + "/".join(f"{fits[a]['oracle']['haar']['slope']:.2f}" for a in alphas)
-                + f") for alpha = {'/'.join(alphas)}, flat in alpha: the check applies at "
+                + f") for alpha = {'/'.join(alphas)} over sigma {min(sigmas):g}-{max(sigmas):g}, "
+                "flat in alpha: the check applies at "
                 f"{PAPER_IMAGE_SIZE}x{PAPER_IMAGE_SIZE} over the paper's window "
                 f"{list(PAPER_SLOPE_SIGMAS)}")
     low, high = fits[alphas[0]], fits[alphas[-1]]
