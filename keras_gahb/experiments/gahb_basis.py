@@ -79,7 +79,7 @@ def adaptation_energies(denoiser, images, sigma, seed=0, analyses=(), max_k=None
     coefficients of the mean-removed NOISY image (a choice without oracle), with the oracle
     choice (largest clean coefficients) beside as information. x is mean-removed: the mean
     carries most of ||x||^2 and lies in every basis. K = 1 .. the smallest number, over the
-    images, of eigenvalues above 0.5 (the kept subspace), or `max_k`.
+    images, of eigenvalues above 0.5 (the kept subspace), at most D - 1 and `max_k`.
 
     Args:
         denoiser: Keras model or keras.ops callable.
@@ -99,7 +99,9 @@ def adaptation_energies(denoiser, images, sigma, seed=0, analyses=(), max_k=None
     results = [analyses[i] if i < len(analyses) else analysis.eigen_analysis(
         denoiser, image, sigma=sigma, seed=seed + i) for i, image in enumerate(images)]
     kept = [kept_count(result) for result in results]
-    top = min(kept) if max_k is None else min(min(kept), int(max_k))
+    # K = D is every basis (all shares 1): at most D - 1.
+    top = min(min(kept), images[0].size - 1, int(max_k) if max_k is not None else images[0].size)
+    top = max(1, top)
     ks = list(range(1, top + 1))
     per_image = {GAHB: [], **{f"{name} from noisy": [] for name in FIXED_BASES},
                  **{f"{name} oracle": [] for name in FIXED_BASES}}
