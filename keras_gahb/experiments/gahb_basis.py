@@ -223,8 +223,11 @@ def run_gahb(config, run_dir, verbose=1):
     result.save(out)
 
     images = pool[test[:ADAPTIVITY_IMAGES]]
+    analyses = [result] + [analysis.eigen_analysis(denoiser, image, sigma=config.gahb_sigma,
+                                                   seed=config.seed + i)
+                           for i, image in enumerate(images) if i > 0]
     energies = adaptation_energies(denoiser, images, config.gahb_sigma, seed=config.seed,
-                                   analyses=[result])
+                                   analyses=analyses)
     ks = energies["ks"]
     shown = sorted({1, ks[-1]} | {k for k in config.gahb_ks if k <= ks[-1]})
     held_out = pool[test[:OPTIMALITY_IMAGES]]
