@@ -68,6 +68,8 @@ def run_calpha(config, run_dir, verbose=1):
     figures.mse_slope_figure(
         figure, config.slope_sigmas, {f"alpha = {a}": curves[a] for a in fits},
         fits={f"alpha = {a}": fits[a] for a in fits},
+        references={f"alpha = {a}": fits[a]["oracle"]["dct"]["margin"]["risk"] for a in fits},
+        reference_label="dashed: oracle DCT risk (same colour)",
     )
     rows = [
         [f"{float(a):g}", fit["slope"], f"[{fit['ci_low']:.2f}, {fit['ci_high']:.2f}]"]
@@ -114,8 +116,8 @@ def run_calpha(config, run_dir, verbose=1):
             "rows": psnr_rows,
         }],
         "figures": [{"path": figure, "caption": (
-            "MSE against sigma^2 (log-log) on held-out C^alpha images, with the fitted lines and "
-            "the optimal slopes.")}],
+            "MSE against sigma^2 (log-log) on held-out C^alpha images, with the fitted lines; "
+            "dashed: the oracle DCT projection risk of the same images.")}],
     }
 
 
@@ -134,7 +136,8 @@ def calpha_fit(sigmas, mse, images, alpha, seed=0, paper=None, z=ORACLE_Z):
     Returns:
         dict: the `mse_slope` fit of the network, optimal, paper, output_psnr, input_psnr,
         identity (`oracle_margin` against sigma^2, the identity's MSE) and oracle: {basis:
-        {slope, ci_low, ci_high, psnr, risk, margin}} for "dct" and "haar".
+        {slope, ci_low, ci_high, psnr, margin}} for "dct" and "haar" (margin["risk"]: the
+        mean risk per sigma).
     """
     sigmas = np.asarray(sigmas, np.float64)
     mse = np.asarray(mse, np.float64)
