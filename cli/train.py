@@ -68,9 +68,23 @@ def _noise(ctx, param, value):
 @click.option("--batch-size", type=click.IntRange(min=1), help="Global batch size. [16]")
 @click.option("--images-per-epoch", type=click.IntRange(min=1),
               help="Tile the training set to this many images per epoch. [one pass]")
-@click.option("--noise", callback=_noise,
-              help="Noise levels: quadratic (paper), uniform, log_uniform or a number. "
-                   "[quadratic]")
+@click.option("--recipe", type=click.Choice(tuple(_CONFIG.RECIPES)),
+              help="Training recipe: paper (quadratic sigma, plain MSE: the authors') or cpu "
+                   "(log-uniform sigma in [0.005, 1], MSE weighted by 1/sigma: docs/training.md). "
+                   "[paper]")
+@click.option("--sigma-distribution", callback=_noise,
+              help="Noise levels, overriding the recipe's: quadratic (paper), uniform, "
+                   "log_uniform, mixture (half quadratic, half log-uniform) or a number. "
+                   "[the recipe's]")
+@click.option("--noise", callback=_noise, hidden=True,
+              help="Older name of --sigma-distribution.")
+@click.option("--sigma-min", type=click.FloatRange(min=0),
+              help="Smallest training noise level. [0.005 for log_uniform and mixture, else 0]")
+@click.option("--loss-weight", type=click.Choice(_CONFIG.LOSS_WEIGHTS),
+              help="Per-image loss weight of its noise level, overriding the recipe's. "
+                   "[the recipe's]")
+@click.option("--sigma-data", type=click.FloatRange(min=0, min_open=True),
+              help="sigma_data of --loss-weight edm. [0.25]")
 @click.option("--sigma-max", type=click.FloatRange(min=0, min_open=True),
               help="Largest training noise level. [1.0]")
 @click.option("--lr", type=click.FloatRange(min=0, min_open=True),
@@ -79,6 +93,8 @@ def _noise(ctx, param, value):
               help="Learning-rate schedule. [cosine]")
 @click.option("--halve-every", type=click.IntRange(min=1),
               help="Epochs between halvings (paper schedule). [100]")
+@click.option("--warmup-steps", type=click.IntRange(min=0),
+              help="Linear learning-rate warm-up steps (cosine schedule). [0]")
 @click.option("--ema/--no-ema", default=None, help="Average the weights (EMA). [on]")
 @click.option("--ema-momentum", type=click.FloatRange(min=0, max=1, max_open=True),
               help="EMA momentum. [auto from the run's steps]")
@@ -125,6 +141,8 @@ def command(ctx, config_file, print_config, quiet, stacked, wait, restart, **fla
     disk or a non-finite loss stops with one line saying what is kept.
 
     Example: gahb train --dataset faces --n 40 --preset unet_small --epochs 20 --out runs/faces
+
+    On a CPU budget add --recipe cpu (docs/training.md).
     """
     from keras_gahb.training import TrainConfig, load_config_file, train
 

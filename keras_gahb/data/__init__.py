@@ -11,7 +11,14 @@ from keras_gahb.data.discs import DISC_PARAMETERS, disc_images, render_discs
 from keras_gahb.data.folder import folder_images, list_image_files
 from keras_gahb.data.gaussian_images import GaussianImages
 from keras_gahb.data.manifolds import ray_images, sinusoid_images
-from keras_gahb.data.noise import SIGMA_DISTRIBUTIONS, add_noise, noisy_pairs, sample_sigmas
+from keras_gahb.data.noise import (
+    LOSS_WEIGHTS,
+    SIGMA_DISTRIBUTIONS,
+    add_noise,
+    loss_weights,
+    noisy_pairs,
+    sample_sigmas,
+)
 from keras_gahb.data.prepare import prepare_dataset, save_examples
 from keras_gahb.data.prepared import load_prepared
 from keras_gahb.data.registry import get_images, image_dataset, list_datasets, register_source
@@ -25,6 +32,7 @@ __all__ = [
     "CELEBA_CROP",
     "DISC_PARAMETERS",
     "GaussianImages",
+    "LOSS_WEIGHTS",
     "NotEnoughImagesError",
     "SIGMA_DISTRIBUTIONS",
     "Split",
@@ -40,6 +48,7 @@ __all__ = [
     "list_datasets",
     "list_image_files",
     "load_prepared",
+    "loss_weights",
     "near_duplicate_pairs",
     "noisy_pairs",
     "photo_patches",

@@ -6,6 +6,11 @@ skewed towards small sigma). Each epoch tiles the training set up to a fixed
 number of images (250,000 in the paper) so that every training-set size N sees
 the same number of optimisation steps.
 
+A per-image loss weight w(sigma) of the drawn noise level (`loss_weights`) moves
+where a finite model is good over sigma: `noisy_pairs(..., loss_weight=...)` then
+yields (noisy, clean, weight) batches that plain `model.fit` uses as sample weights
+(the training recipes of `keras_gahb.training`, docs/training.md).
+
 Reference: Kadkhodaie et al., ICLR 2024, https://arxiv.org/abs/2310.02557
 """
 
@@ -16,8 +21,14 @@ import numpy as np
 from keras_gahb.utils import numpy_rng
 from keras_gahb.utils.images import as_image_batch
 
-SIGMA_DISTRIBUTIONS = ("quadratic", "uniform", "log_uniform")
+SIGMA_DISTRIBUTIONS = ("quadratic", "uniform", "log_uniform", "mixture")
+LOSS_WEIGHTS = ("none", "inverse_sqrt_sigma", "inverse_sigma", "inverse_variance", "edm")
 _DEFAULT_LOG_SIGMA_MIN = 1.0 / 255.0
+#: Noise levels below this are raised to it before a loss weight is computed (a quadratic
+#: draw can be 0, where 1/sigma is infinite): the weight is bounded by w(WEIGHT_SIGMA_FLOOR).
+WEIGHT_SIGMA_FLOOR = 0.005
+#: EDM's sigma_data for images in [0, 1] (pixel standard deviation of natural images ~ 0.25).
+DEFAULT_SIGMA_DATA = 0.25
 
 
 def sample_sigmas(n, sigma="quadratic", sigma_max=1.0, sigma_min=None, seed=0):
@@ -28,6 +39,8 @@ def sample_sigmas(n, sigma="quadratic", sigma_max=1.0, sigma_min=None, seed=0):
     - "quadratic": sigma = sigma_min + U^2 (sigma_max - sigma_min) (the paper's, sigma_min=0);
     - "uniform": sigma = sigma_min + U (sigma_max - sigma_min);
     - "log_uniform": log sigma ~ Uniform(log sigma_min, log sigma_max);
+    - "mixture": each image draws from "quadratic" (on [0, sigma_max]) or "log_uniform"
+      (on [sigma_min, sigma_max]) with probability 1/2 each;
     - a number: every image gets that sigma.
 
     Args:
@@ -35,7 +48,7 @@ def sample_sigmas(n, sigma="quadratic", sigma_max=1.0, sigma_min=None, seed=0):
         sigma: a distribution name or a fixed non-negative number. Default "quadratic".
         sigma_max: largest noise level. Default 1.0.
         sigma_min: smallest noise level; default 0 ("quadratic", "uniform") or 1/255
-            ("log_uniform", which needs sigma_min > 0).
+            ("log_uniform" and "mixture", which need sigma_min > 0).
         seed: int or numpy Generator. Default 0.
 
     Example:
@@ -52,9 +65,68 @@ def sample_sigmas(n, sigma="quadratic", sigma_max=1.0, sigma_min=None, seed=0):
         values = low + u**2 * (high - low)
     elif sigma == "uniform":
         values = low + u * (high - low)
-    else:
+    elif sigma == "log_uniform":
         values = np.exp(np.log(low) + u * (np.log(high) - np.log(low)))
+    else:
+        log_part = rng.uniform(size=n) < 0.5
+        values = np.where(log_part, np.exp(np.log(low) + u * (np.log(high) - np.log(low))),
+                          u**2 * high)
     return values.astype(np.float32)
+
+
+def loss_weights(sigmas, loss_weight="none", sigma_data=DEFAULT_SIGMA_DATA):
+    """Per-image loss weights w(sigma) of the drawn noise levels (numpy, float32).
+
+    With s = max(sigma, WEIGHT_SIGMA_FLOOR) (0.005; a quadratic draw can be 0):
+
+    - "none": w = 1 (the paper's plain MSE);
+    - "inverse_sqrt_sigma": w = 1 / sqrt(s);
+    - "inverse_sigma": w = 1 / s;
+    - "inverse_variance": w = 1 / s^2 (every sigma's MSE in units of its input MSE);
+    - "edm": w = (s^2 + sigma_data^2) / (s sigma_data)^2 (Karras et al. 2022's
+      lambda(sigma) on the denoised image).
+
+    The weights are not normalized: the training loss is then the batch mean of
+    w_i MSE_i (see `noisy_pairs`). Adam's steps do not depend on a constant factor
+    of the loss, so no normalization is needed for training; compare loss values
+    only between runs of one weighting.
+
+    Args:
+        sigmas: array of noise levels (any shape).
+        loss_weight: one of LOSS_WEIGHTS. Default "none".
+        sigma_data: EDM's data standard deviation. Default 0.25.
+
+    Example:
+
+    >>> keras_gahb.data.loss_weights(np.array([0.01, 0.1]), "inverse_sigma")
+    array([100.,  10.], dtype=float32)
+
+    Reference: Karras et al., NeurIPS 2022, https://arxiv.org/abs/2206.00364
+    """
+    _check_loss_weight(loss_weight, sigma_data)
+    s = np.maximum(np.asarray(sigmas, np.float64), WEIGHT_SIGMA_FLOOR)
+    return _weights(np, s, loss_weight, float(sigma_data)).astype(np.float32)
+
+
+def _weights(xp, s, loss_weight, sigma_data):
+    if loss_weight == "none":
+        return xp.ones_like(s)
+    if loss_weight == "inverse_sqrt_sigma":
+        return 1.0 / xp.sqrt(s)
+    if loss_weight == "inverse_sigma":
+        return 1.0 / s
+    if loss_weight == "inverse_variance":
+        return 1.0 / xp.square(s)
+    return (xp.square(s) + sigma_data**2) / xp.square(s * sigma_data)
+
+
+def _check_loss_weight(loss_weight, sigma_data):
+    if loss_weight not in LOSS_WEIGHTS:
+        raise ValueError(f"Unknown loss_weight {loss_weight!r}; use one of "
+                         f"{', '.join(LOSS_WEIGHTS)}.")
+    if isinstance(sigma_data, bool) or not isinstance(sigma_data, numbers.Real) or not (
+            np.isfinite(sigma_data) and sigma_data > 0):
+        raise ValueError(f"sigma_data must be a positive number, got {sigma_data!r}.")
 
 
 def add_noise(images, sigma, seed=0):
@@ -99,8 +171,10 @@ def noisy_pairs(
     initial_epoch=0,
     drop_remainder=False,
     shuffle_buffer=10_000,
+    loss_weight=None,
+    sigma_data=DEFAULT_SIGMA_DATA,
 ):
-    """A tf.data.Dataset of (noisy, clean) float32 batches for `model.fit`.
+    """A tf.data.Dataset of (noisy, clean) or (noisy, clean, weight) float32 batches for `model.fit`.
 
     Each iteration of the dataset is one epoch. Epoch e visits the images in
     a fresh order (or in order with shuffle=False), tiled up to
@@ -113,8 +187,8 @@ def noisy_pairs(
         images: numpy array (n, H, W, C) in [0, 1] (gray images as (n, H, W, 1)),
             or a tf.data.Dataset of single images (H, W, C).
         batch_size: images per batch.
-        sigma: "quadratic" (the paper's), "uniform", "log_uniform" or a fixed number.
-            Default "quadratic".
+        sigma: "quadratic" (the paper's), "uniform", "log_uniform", "mixture" or a
+            fixed number (see `sample_sigmas`). Default "quadratic".
         sigma_max: largest noise level. Default 1.0.
         images_per_epoch: repeat the set up to exactly this many images per epoch
             (250,000 in the paper); None = one pass over the images. Default None.
@@ -126,9 +200,22 @@ def noisy_pairs(
         shuffle_buffer: when `images` is a tf.data.Dataset, images are shuffled within
             consecutive windows of this many images (shuffle the source itself if it is
             larger than that and ordered). Default 10,000.
+        loss_weight: None (pairs only) or one of LOSS_WEIGHTS: each batch is then
+            (noisy, clean, w) with w = `loss_weights(sigma)` of the very sigmas that
+            noised the batch, shaped (B, 1, 1, 1). Default None.
+        sigma_data: EDM's sigma_data for loss_weight="edm". Default 0.25.
+
+    Keras sample weights: `model.fit` multiplies each element of the loss by its
+    weight and reduces with "sum_over_batch_size", i.e. divides by the number of
+    elements, not by the sum of the weights: the MSE loss is
+    mean_i(w_i MSE_i) = (1 / B) sum_i w_i ||f(y_i) - x_i||^2 / D. The weights have
+    the images' rank on purpose: Keras' MSE leaves a (B, H, W) loss, which a (B,)
+    weight would be broadcast against along W, not B (silently wrong when W == B);
+    a (B, 1, 1, 1) weight is squeezed to (B, 1, 1) and broadcasts per image.
 
     Returns:
-        A tf.data.Dataset of (noisy, clean) float32 batches (B, H, W, C).
+        A tf.data.Dataset of (noisy, clean) float32 batches (B, H, W, C), or of
+        (noisy, clean, weight) with `loss_weight`.
 
     Example:
 
@@ -139,6 +226,8 @@ def noisy_pairs(
     import tensorflow as tf
 
     low, high = _check_sigma(sigma, sigma_max, sigma_min)
+    if loss_weight is not None:
+        _check_loss_weight(loss_weight, sigma_data)
     batch_size = _positive_int(batch_size, "batch_size")
     if images_per_epoch is not None:
         images_per_epoch = _positive_int(images_per_epoch, "images_per_epoch")
@@ -167,7 +256,11 @@ def noisy_pairs(
         sigmas = _tf_sigmas(tf, n, sigma, low, high, sigma_key)
         noise = tf.random.stateless_normal(tf.shape(clean), seed=noise_key, dtype=tf.float32)
         noisy = clean + tf.reshape(sigmas, [-1, 1, 1, 1]) * noise
-        return noisy, clean
+        if loss_weight is None:
+            return noisy, clean
+        floored = tf.maximum(sigmas, WEIGHT_SIGMA_FLOOR)
+        weights = _weights(tf, floored, loss_weight, float(sigma_data))
+        return noisy, clean, tf.reshape(tf.cast(weights, tf.float32), [-1, 1, 1, 1])
 
     def one_epoch(epoch):
         batches = epoch_fn(epoch).enumerate()
@@ -272,7 +365,12 @@ def _tf_sigmas(tf, n, sigma, low, high, key):
         return low + tf.square(u) * (high - low)
     if sigma == "uniform":
         return low + u * (high - low)
-    return tf.exp(np.log(low) + u * (np.log(high) - np.log(low)))
+    log_uniform = tf.exp(np.log(low) + u * (np.log(high) - np.log(low)))
+    if sigma == "log_uniform":
+        return log_uniform
+    coin = tf.random.stateless_uniform([n], seed=tf.random.experimental.stateless_fold_in(key, 1),
+                                       dtype=tf.float32)
+    return tf.where(coin < 0.5, log_uniform, tf.square(u) * high)
 
 
 def as_image_array(images, name="images"):
@@ -297,15 +395,15 @@ def _check_sigma(sigma, sigma_max, sigma_min):
             "or a fixed number."
         )
     if sigma_min is None:
-        sigma_min = _DEFAULT_LOG_SIGMA_MIN if sigma == "log_uniform" else 0.0
+        sigma_min = _DEFAULT_LOG_SIGMA_MIN if sigma in ("log_uniform", "mixture") else 0.0
     sigma_min, sigma_max = float(sigma_min), float(sigma_max)
     if not (np.isfinite(sigma_max) and np.isfinite(sigma_min)) or sigma_min < 0:
         raise ValueError(f"sigma_min and sigma_max must be finite and >= 0, got "
                          f"{sigma_min} and {sigma_max}.")
     if sigma_max <= sigma_min:
         raise ValueError(f"sigma_max ({sigma_max}) must exceed sigma_min ({sigma_min}).")
-    if sigma == "log_uniform" and sigma_min <= 0:
-        raise ValueError("log_uniform noise levels need sigma_min > 0.")
+    if sigma in ("log_uniform", "mixture") and sigma_min <= 0:
+        raise ValueError(f"{sigma} noise levels need sigma_min > 0.")
     return sigma_min, sigma_max
 
 

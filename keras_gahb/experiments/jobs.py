@@ -22,7 +22,6 @@ _MODEL_OPTIONS = {
     "model_overrides": "model_overrides",
     "epochs": "epochs",
     "batch_size": "batch_size",
-    "noise": "noise",
     "lr": "learning_rate",
     "schedule": "schedule",
     "precision": "precision",
@@ -110,6 +109,7 @@ def check_jobs(run_dir=None, scale="quick", **overrides):
             continue
         saved = record.get("config", {})
         expected = {option: getattr(config, field) for option, field in _MODEL_OPTIONS.items()}
+        expected.update(config.training_recipe())
         expected["seed"] = job["seed"]
         differences = [
             f"{key}: {saved.get(key)!r} there, {_plain(value)!r} in this run"

@@ -151,6 +151,7 @@ def write_outputs(run_dir, config):
         "all_checks_passed": all(c["passed"] for s in sections for c in s.get("checks", [])
                                  if counted(c)),
         "total_seconds": round(sum(s.get("seconds") or 0 for s in sections), 1),
+        "recipes": model_recipes(run_dir),
     }
     extras = load_extras_section(run_dir)  # beyond the paper: not in all_checks_passed
     if extras is not None:
@@ -160,7 +161,7 @@ def write_outputs(run_dir, config):
     intro = {
         "id": "about",
         "title": "About this run",
-        "paragraphs": _scaled_down_notes(config),
+        "paragraphs": _scaled_down_notes(config) + [_recipe_note(config, summary["recipes"])],
         "figures": [],
     }
     write_report(
@@ -172,6 +173,42 @@ def write_outputs(run_dir, config):
         config=config.to_dict(),
     )
     return summary
+
+
+def model_recipes(run_dir):
+    """{recipe label: [model folder names]} read from each model's config.json."""
+    from keras_gahb.training.train_config import TrainConfig
+
+    models = os.path.join(run_dir, "models")
+    found = {}
+    for name in sorted(os.listdir(models)) if os.path.isdir(models) else []:
+        record = runs.read_config(os.path.join(models, name))
+        if record is None:
+            continue
+        options = {key: value for key, value in record.get("config", {}).items()
+                   if key in TrainConfig.keys() or key == "noise"}
+        base = TrainConfig.defaults()
+        if "noise" in options:  # written before recipes: `noise` is its sigma_distribution
+            base.pop("sigma_distribution")
+        try:
+            label = TrainConfig.from_dict({**base, **options}).recipe_label()
+        except ValueError:
+            label = "unreadable config.json"
+        found.setdefault(label, []).append(name)
+    return found
+
+
+def _recipe_note(config, recipes):
+    images = (f"training images seen per model: transition {config.images_per_model:,}, "
+              f"C^alpha {config.calpha_images_per_model:,}, discs "
+              f"{config.discs_images_per_model:,}")
+    if not recipes:
+        return f"Training recipe: {config.recipe_label()}; {images}."
+    if len(recipes) == 1:
+        return (f"Every model was trained with the recipe {next(iter(recipes))} (read from each "
+                f"model's config.json); {images}.")
+    parts = "; ".join(f"{label}: {', '.join(names)}" for label, names in recipes.items())
+    return f"Training recipes, per model (from each model's config.json): {parts}; {images}."
 
 
 def _scaled_down_notes(config):

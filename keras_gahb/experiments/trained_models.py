@@ -20,7 +20,7 @@ def _options(config, images_per_model, channels, verbose):
         epochs=config.epochs,
         batch_size=config.batch_size,
         images_per_epoch=max(config.batch_size, images_per_model // config.epochs),
-        noise=config.noise,
+        **config.training_recipe(),
         lr=config.learning_rate,
         schedule=config.schedule,
         precision=config.precision,

@@ -37,7 +37,7 @@ from keras_gahb.training.recipe import (
 )
 from keras_gahb.training.run import train
 from keras_gahb.training.run_checkpoint import RunCheckpoint
-from keras_gahb.training.train_config import TrainConfig, load_config_file
+from keras_gahb.training.train_config import RECIPES, TrainConfig, load_config_file
 from keras_gahb.training.train_result import TrainResult
 from keras_gahb.training.train_stacked import train_stacked
 
@@ -45,6 +45,7 @@ __all__ = [
     "DenoisedGridCallback",
     "MemorizationCallback",
     "PSNRCallback",
+    "RECIPES",
     "RunCheckpoint",
     "TrainConfig",
     "TrainResult",

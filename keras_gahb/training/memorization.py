@@ -102,7 +102,7 @@ def fit_power_law(ns, taus, confidence=0.95, num_bootstrap=2000, seed=0):
 def memorization_sweep(images, test_images, ns, steps=2000, every=100, preset="unet_tiny",
                        batch_size=8, learning_rate=1e-3, sigma_max=1.0, seed=0, num_samples=8,
                        sampler_options=None, scale_invariant=True, stop_at_memorization=True, verbose=0,
-                       **time_options):
+                       recipe="paper", sigma_distribution=None, loss_weight=None, **time_options):
     """Train one model per training-set size N and find tau_gen, tau_mem; fit tau_mem ~ N^b.
 
     Each model (a fresh `preset`, same initial weights seed) trains with Adam at a
@@ -126,6 +126,9 @@ def memorization_sweep(images, test_images, ns, steps=2000, every=100, preset="u
             whose memorization ratio exceeds `mem_threshold` (its tau_mem), so
             that `steps` is only a cap and small N cost little. Default True.
         verbose: 1 prints a line per N. Default 0.
+        recipe, sigma_distribution, loss_weight: the training recipe (`TrainConfig`'s
+            fields: "paper" = quadratic sigma, plain MSE; "cpu" = log-uniform sigma,
+            loss weight 1/sigma). Default "paper".
         **time_options: passed to `memorization_times`.
 
     Returns:
@@ -139,6 +142,10 @@ def memorization_sweep(images, test_images, ns, steps=2000, every=100, preset="u
     import keras_gahb.models
     from keras_gahb.data.noise import noisy_pairs
 
+    from keras_gahb.training.train_config import TrainConfig
+
+    recipe = TrainConfig(recipe=recipe, sigma_distribution=sigma_distribution,
+                         loss_weight=loss_weight, sigma_max=sigma_max)
     images = np.asarray(images, np.float32)
     ns = [int(n) for n in ns]
     if not ns or min(ns) < 2 or max(ns) > len(images):
@@ -155,8 +162,13 @@ def memorization_sweep(images, test_images, ns, steps=2000, every=100, preset="u
         callback = MemorizationCallback(images[:n], test_images, every=every, num_samples=num_samples,
                                         seed=seed, sigma_max=sigma_max, sampler_options=sampler_options,
                                         scale_invariant=scale_invariant, stop_threshold=stop)
-        pairs = noisy_pairs(images[:n], batch_size, sigma_max=sigma_max, seed=seed,
-                            images_per_epoch=every * batch_size)
+        weighted = recipe.loss_weight != "none"
+        pairs = noisy_pairs(images[:n], batch_size, sigma=recipe.sigma_distribution,
+                            sigma_min=recipe.sigma_min
+                            if isinstance(recipe.sigma_distribution, str) else None,
+                            sigma_max=sigma_max, seed=seed, images_per_epoch=every * batch_size,
+                            loss_weight=recipe.loss_weight if weighted else None,
+                            sigma_data=recipe.sigma_data)
         model.fit(pairs, epochs=steps // every, callbacks=[callback], verbose=0)
         records[n] = callback.records
         times[n] = memorization_times(callback.records, **time_options)

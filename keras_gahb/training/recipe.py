@@ -86,15 +86,20 @@ def cosine_schedule(total_steps, initial_learning_rate=1e-3, warmup_steps=0):
     )
 
 
-def learning_rate_schedule(schedule, steps_per_epoch, epochs, learning_rate=1e-3, halve_every=100):
+def learning_rate_schedule(schedule, steps_per_epoch, epochs, learning_rate=1e-3, halve_every=100,
+                           warmup_steps=0):
     """The schedule named `schedule` ("cosine", "paper" or "constant") for a run.
+
+    `warmup_steps` (cosine only): a linear warm-up from 0 over that many steps.
 
     Example:
 
     >>> keras_gahb.training.learning_rate_schedule("cosine", steps_per_epoch=10, epochs=5)
     """
+    if warmup_steps and schedule != "cosine":
+        raise ValueError(f"warmup_steps needs schedule='cosine', got {schedule!r}.")
     if schedule == "cosine":
-        return cosine_schedule(steps_per_epoch * epochs, learning_rate)
+        return cosine_schedule(steps_per_epoch * epochs, learning_rate, warmup_steps)
     if schedule == "paper":
         return paper_learning_rate_schedule(steps_per_epoch, learning_rate, halve_every)
     if schedule == "constant":
@@ -148,8 +153,13 @@ def compile_denoiser(
     halve_every=100,
     ema_momentum=None,
     jit_compile="auto",
+    warmup_steps=0,
 ):
     """Compile a denoiser with the paper's loss (MSE) and Adam + a schedule (+ EMA).
+
+    The loss is Keras' "mean_squared_error": with (noisy, clean, weight) batches
+    (`keras_gahb.data.noisy_pairs(..., loss_weight=...)`) it is the per-image
+    weighted mean (1 / B) sum_i w_i MSE_i.
 
     Args:
         model: a Keras denoiser (e.g. from `keras_gahb.models.from_preset`).
@@ -162,6 +172,7 @@ def compile_denoiser(
         ema_momentum: None (no EMA), "auto" (`auto_ema_momentum` of the run's
             steps) or a float. Defaults to None.
         jit_compile: passed to `model.compile`. Defaults to "auto".
+        warmup_steps: linear learning-rate warm-up steps (schedule="cosine"). Defaults to 0.
 
     Returns:
         The model (compiled in place). With float16 layers (precision
@@ -178,7 +189,7 @@ def compile_denoiser(
     if schedule == "cosine" and epochs is None:
         raise ValueError("schedule='cosine' needs epochs (it decays to 0 at the end of the run).")
     lr = learning_rate_schedule(schedule, steps_per_epoch or 1, epochs or 1, learning_rate,
-                                halve_every)
+                                halve_every, warmup_steps)
     if ema_momentum == "auto":
         if steps_per_epoch is None or epochs is None:
             raise ValueError("ema_momentum='auto' needs steps_per_epoch and epochs.")

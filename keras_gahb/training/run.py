@@ -7,7 +7,6 @@ import keras
 import numpy as np
 
 from keras_gahb import runs
-from keras_gahb.data import noisy_pairs
 from keras_gahb.training import run_steps
 from keras_gahb.training.denoised_grid_callback import DenoisedGridCallback
 from keras_gahb.training.distribution import (
@@ -19,7 +18,7 @@ from keras_gahb.training.distribution import (
 )
 from keras_gahb.training.precision import check_precision
 from keras_gahb.training.psnr_callback import PSNRCallback
-from keras_gahb.training.recipe import compile_denoiser, resolve_jit_compile
+from keras_gahb.training.recipe import resolve_jit_compile
 from keras_gahb.training.run_checkpoint import RunCheckpoint
 from keras_gahb.training.train_config import TrainConfig
 
@@ -30,8 +29,10 @@ def train(run_dir, train_images=None, test_images=None, callbacks=(), verbose=1,
 
     The run: build `preset`, compile it with Adam (peak `lr`, `schedule`),
     optional EMA of the weights and MSE loss, and `model.fit` it on
-    `keras_gahb.data.noisy_pairs` of the training images (per-image noise
-    sigma = U^2 sigma_max for noise="quadratic"). After every epoch the PSNR
+    `keras_gahb.data.noisy_pairs` of the training images with the noise levels
+    and per-image loss weight of `recipe` ("paper": sigma = U^2 sigma_max and
+    plain MSE; "cpu": log-uniform sigma, MSE weighted by 1/sigma; overridden by
+    `sigma_distribution`, `sigma_min`, `loss_weight`). After every epoch the PSNR
     at `eval_sigmas` on a fixed train subset and the test set is logged, and
     everything needed to resume is saved (`keras_gahb.runs`: a checkpoint
     with its checksum, the last two kept). Calling `train` again with the same
@@ -82,7 +83,8 @@ def train(run_dir, train_images=None, test_images=None, callbacks=(), verbose=1,
             instead of writing the arrays to images.npz.
         **options: the fields of `TrainConfig` (dataset, n, split, test_size,
             image_size, channels, preset, model_overrides, epochs, batch_size,
-            images_per_epoch, noise, sigma_max, lr, schedule, halve_every,
+            images_per_epoch, recipe, sigma_distribution, sigma_min,
+            loss_weight, sigma_data, sigma_max, lr, schedule, halve_every, warmup_steps,
             ema, ema_momentum, precision, strategy, seed, eval_sigmas,
             eval_train_size, eval_every, grid_images, grid_sigma, tensorboard,
             jit_compile); unknown names raise a ValueError listing the valid ones.
@@ -142,21 +144,16 @@ def _fit(run_dir, config, data, resume, processes, chief, callbacks, verbose):
         model = run_steps.build_model(config, train_x.shape[-1])
         if config.sync_batch_norm:
             run_steps.synchronize_batch_norm(model)
-        compile_denoiser(model, learning_rate=config.lr, schedule=config.schedule,
-                         steps_per_epoch=steps, epochs=config.epochs,
-                         halve_every=config.halve_every,
-                         ema_momentum=run_steps.ema_momentum(config, steps),
-                         jit_compile=config.jit_compile if engine is not None else
-                         resolve_jit_compile(config.jit_compile, model, steps * config.epochs))
+        run_steps.compile_run_model(
+            model, config, steps,
+            config.jit_compile if engine is not None else
+            resolve_jit_compile(config.jit_compile, model, steps * config.epochs))
         if initial_epoch:
             model.optimizer.build(model.trainable_variables)
             runs.load_checkpoint(model, resume.checkpoint)
 
-        pairs = noisy_pairs(
-            train_x, config.batch_size, sigma=config.noise, sigma_max=config.sigma_max,
-            images_per_epoch=config.images_per_epoch, seed=config.seed,
-            initial_epoch=initial_epoch, drop_remainder=drop_remainder,
-        )
+        pairs = run_steps.training_pairs(config, train_x, config.seed, initial_epoch,
+                                         drop_remainder)
         if processes > 1 and config.strategy == "data_parallel":
             pairs = process_shard(pairs, config.batch_size, steps, engine)
         eval_batch = max(replicas, (min(64, config.batch_size * 4) // replicas) * replicas)

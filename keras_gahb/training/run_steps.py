@@ -15,7 +15,7 @@ import numpy as np
 
 from keras_gahb import runs
 from keras_gahb.data import NotEnoughImagesError, check_pool_size, disjoint_subsets, get_images
-from keras_gahb.data.noise import as_image_array
+from keras_gahb.data.noise import as_image_array, noisy_pairs
 from keras_gahb.training import plots
 from keras_gahb.training.psnr_callback import sigma_key
 from keras_gahb.training.recipe import auto_ema_momentum
@@ -119,9 +119,14 @@ def open_run(run_dir, config, data, *, write=True, restart=False, verbose=0):
     state = runs.read_state(run_dir) or {}
     stopped = state.get("stopped") or {}
     changeable = ("lr",) if stopped.get("reason") == "non-finite loss" else ()
-    runs.prepare(run_dir, run_record(config, data), defaults={"config": TrainConfig.defaults()},
-                 changeable=changeable, change_note={"after_epoch": state.get("epoch", 0)},
-                 write=write, verbose=verbose)
+    defaults = TrainConfig.defaults()
+    saved = (runs.read_config(run_dir) or {}).get("config", {})
+    if "noise" in saved and "sigma_distribution" not in saved:  # written before recipes
+        defaults["sigma_distribution"] = saved["noise"]
+    runs.prepare(run_dir, run_record(config, data), defaults={"config": defaults},
+                 ignore=("noise",), changeable=changeable,
+                 change_note={"after_epoch": state.get("epoch", 0)}, write=write,
+                 verbose=verbose)
     if write:
         runs.record_training_images(run_dir, data.split, data.train, data.test)
     return runs.resume_point(run_dir)
@@ -178,6 +183,33 @@ def epoch_steps(config, num_images, drop_remainder=False):
             "lower batch_size or raise images_per_epoch."
         )
     return steps
+
+
+def training_pairs(config, images, seed, initial_epoch=0, drop_remainder=False):
+    """The run's training batches: `noisy_pairs` with the config's recipe (noise levels, weight).
+
+    Batches are (noisy, clean) for loss_weight "none", else (noisy, clean, weight) with
+    the weight of each image's drawn sigma (Keras sample weights).
+    """
+    weighted = config.loss_weight != "none"
+    return noisy_pairs(
+        images, config.batch_size, sigma=config.sigma_distribution, sigma_max=config.sigma_max,
+        sigma_min=config.sigma_min if isinstance(config.sigma_distribution, str) else None,
+        images_per_epoch=config.images_per_epoch, seed=seed, initial_epoch=initial_epoch,
+        drop_remainder=drop_remainder, loss_weight=config.loss_weight if weighted else None,
+        sigma_data=config.sigma_data,
+    )
+
+
+def compile_run_model(model, config, steps, jit_compile):
+    """`compile_denoiser` with the run's optimizer settings (lr, schedule, warm-up, EMA)."""
+    from keras_gahb.training.recipe import compile_denoiser
+
+    return compile_denoiser(model, learning_rate=config.lr, schedule=config.schedule,
+                            steps_per_epoch=steps, epochs=config.epochs,
+                            halve_every=config.halve_every,
+                            ema_momentum=ema_momentum(config, steps), jit_compile=jit_compile,
+                            warmup_steps=config.warmup_steps)
 
 
 def ema_momentum(config, steps):

@@ -10,7 +10,21 @@ SCHEDULES = ("cosine", "paper", "constant")
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
 STRATEGIES = ("mirrored", "multi_worker", "tpu", "data_parallel")
 SPLITS = ("s1", "s2")
-NOISES = ("quadratic", "uniform", "log_uniform")
+NOISES = ("quadratic", "uniform", "log_uniform", "mixture")
+#: Per-image loss weights w(sigma) (`keras_gahb.data.loss_weights`).
+LOSS_WEIGHTS = ("none", "inverse_sqrt_sigma", "inverse_sigma", "inverse_variance", "edm")
+#: Smallest training noise level of "log_uniform" and "mixture" when sigma_min is not given.
+LOG_SIGMA_MIN = 0.005
+
+#: Named training recipes: the noise-level distribution and the per-image loss weight.
+#: "paper": the authors' (sigma = U^2, plain MSE). "cpu": chosen from the recipe study of
+#: docs/performance.md (log-uniform sigma in [0.005, 1], loss weight 1/sigma): on a CPU budget
+#: (192,000 images seen) it removes the small-sigma floor of the paper's recipe.
+RECIPES = {
+    "paper": {"sigma_distribution": "quadratic", "sigma_min": 0.0, "loss_weight": "none"},
+    "cpu": {"sigma_distribution": "log_uniform", "sigma_min": LOG_SIGMA_MIN,
+            "loss_weight": "inverse_sigma"},
+}
 
 # Datasets whose pool is finite and small: test_size=None picks what is left after S1 and S2.
 _POOL_LIMITS = {"faces": 100}
@@ -23,8 +37,15 @@ class TrainConfig:
     The run is: draw a pool of `2 n + test_size` images of `dataset`, split it
     with `keras_gahb.data.disjoint_subsets(seed=seed)` into S1, S2 (n images
     each) and a test set, train `preset` on `split` with
-    `keras_gahb.data.noisy_pairs` (per-image sigma from `noise`), Adam and MSE
-    loss, and evaluate PSNR on a fixed train subset and the test set.
+    `keras_gahb.data.noisy_pairs` (per-image sigma from `sigma_distribution`),
+    Adam and MSE loss (weighted per image by `loss_weight`), and evaluate PSNR
+    on a fixed train subset and the test set.
+
+    `recipe` names a noise-level distribution and a loss weight ("paper": the
+    authors' quadratic sigma, plain MSE; "cpu": log-uniform sigma in [0.005, 1]
+    with loss weight 1/sigma); `sigma_distribution`, `sigma_min` and
+    `loss_weight` override its parts. The resolved values are stored, so
+    `to_dict()` (a run's config.json) says exactly what trained the model.
 
     Args:
         dataset: str, a `keras_gahb.data.get_images` name. Default "faces".
@@ -42,13 +63,24 @@ class TrainConfig:
         images_per_epoch: int, tile the training set to this many images per
             epoch (paper: 250,000, so every N takes the same steps); None = one
             pass over the N images. Default None.
-        noise: "quadratic" (sigma = U^2 sigma_max, the paper's), "uniform",
-            "log_uniform", or a fixed float. Default "quadratic".
+        recipe: "paper" or "cpu" (`RECIPES`). Default "paper".
+        sigma_distribution: None (the recipe's), "quadratic" (sigma = U^2 sigma_max,
+            the paper's), "uniform", "log_uniform", "mixture" (half quadratic, half
+            log-uniform) or a fixed float. The key `noise` of older configs means
+            this. Default None.
+        sigma_min: None (0.005 for "log_uniform" and "mixture", else 0) or the
+            smallest training noise level. Default None.
+        loss_weight: None (the recipe's) or one of `LOSS_WEIGHTS`: "none",
+            "inverse_sqrt_sigma", "inverse_sigma", "inverse_variance", "edm"
+            (`keras_gahb.data.loss_weights`). Default None.
+        sigma_data: EDM's sigma_data (loss_weight="edm"). Default 0.25.
         sigma_max: float, largest training noise level. Default 1.0.
         lr: float, peak Adam learning rate. Default 1e-3.
         schedule: "cosine" (decay to 0 over the run: two runs agree closely),
             "paper" (halve every `halve_every` epochs) or "constant". Default "cosine".
         halve_every: int, epochs between halvings for schedule="paper" (paper: 100). Default 100.
+        warmup_steps: int, linear learning-rate warm-up from 0 over this many steps
+            (schedule="cosine" only). Default 0.
         ema: bool, keep an exponential moving average of the weights and use it
             for evaluation and the saved models. Default True.
         ema_momentum: float in [0, 1), or None = `auto_ema_momentum(total steps)`. Default None.
@@ -91,11 +123,16 @@ class TrainConfig:
     epochs: int = 20
     batch_size: int = 16
     images_per_epoch: object = None
-    noise: object = "quadratic"
+    recipe: str = "paper"
+    sigma_distribution: object = None
+    sigma_min: object = None
+    loss_weight: object = None
+    sigma_data: float = 0.25
     sigma_max: float = 1.0
     lr: float = 1e-3
     schedule: str = "cosine"
     halve_every: int = 100
+    warmup_steps: int = 0
     ema: bool = True
     ema_momentum: object = None
     precision: str = "float32"
@@ -129,14 +166,14 @@ class TrainConfig:
         self.batch_size = _int(self.batch_size, "batch_size", 1)
         if self.images_per_epoch is not None:
             self.images_per_epoch = _int(self.images_per_epoch, "images_per_epoch", 1)
-        if isinstance(self.noise, numbers.Number) and not isinstance(self.noise, bool):
-            self.noise = _float(self.noise, "noise", 0.0)
-        else:
-            self.noise = _choice(self.noise, "noise", NOISES)
         self.sigma_max = _float(self.sigma_max, "sigma_max", 0.0, strict=True)
+        self._resolve_recipe()
         self.lr = _float(self.lr, "lr", 0.0, strict=True)
         self.schedule = _choice(self.schedule, "schedule", SCHEDULES)
         self.halve_every = _int(self.halve_every, "halve_every", 1)
+        self.warmup_steps = _int(self.warmup_steps, "warmup_steps", 0)
+        if self.warmup_steps and self.schedule != "cosine":
+            raise ValueError(f"warmup_steps needs schedule='cosine', got {self.schedule!r}.")
         self.ema = _bool(self.ema, "ema")
         if self.ema_momentum is not None:
             self.ema_momentum = _float(self.ema_momentum, "ema_momentum", 0.0)
@@ -164,6 +201,45 @@ class TrainConfig:
         if self.jit_compile != "auto":
             self.jit_compile = _bool(self.jit_compile, "jit_compile")
 
+    def _resolve_recipe(self):
+        """Fill sigma_distribution, sigma_min and loss_weight from `recipe` where not given."""
+        self.recipe = _choice(self.recipe, "recipe", tuple(RECIPES))
+        base = RECIPES[self.recipe]
+        sigma = base["sigma_distribution"] if self.sigma_distribution is None \
+            else self.sigma_distribution
+        if isinstance(sigma, numbers.Number) and not isinstance(sigma, bool):
+            sigma = _float(sigma, "sigma_distribution", 0.0)
+        else:
+            sigma = _choice(sigma, "sigma_distribution", NOISES)
+        self.sigma_distribution = sigma
+        if self.sigma_min is None:
+            self.sigma_min = LOG_SIGMA_MIN if sigma in ("log_uniform", "mixture") else 0.0
+        self.sigma_min = _float(self.sigma_min, "sigma_min", 0.0)
+        if sigma in ("log_uniform", "mixture") and self.sigma_min <= 0:
+            raise ValueError(f"sigma_distribution={sigma!r} needs sigma_min > 0, got "
+                             f"{self.sigma_min}.")
+        if isinstance(sigma, str) and self.sigma_min >= self.sigma_max:
+            raise ValueError(f"sigma_min ({self.sigma_min}) must be below sigma_max "
+                             f"({self.sigma_max}).")
+        self.loss_weight = _choice(base["loss_weight"] if self.loss_weight is None
+                                   else self.loss_weight, "loss_weight", LOSS_WEIGHTS)
+        self.sigma_data = _float(self.sigma_data, "sigma_data", 0.0, strict=True)
+
+    def recipe_label(self):
+        """The recipe in words, e.g. "cpu (log_uniform sigma in [0.005, 1], loss weight inverse_sigma)"."""
+        base = RECIPES[self.recipe]
+        own = {"sigma_distribution": self.sigma_distribution, "sigma_min": self.sigma_min,
+               "loss_weight": self.loss_weight}
+        changed = [key for key in own if own[key] != base[key]
+                   and not (key == "sigma_min" and not isinstance(self.sigma_distribution, str))]
+        sigma = self.sigma_distribution
+        noise = (f"sigma = {sigma:g}" if not isinstance(sigma, str) else
+                 f"{sigma} sigma in [{self.sigma_min:g}, {self.sigma_max:g}]")
+        weight = self.loss_weight + (f", sigma_data {self.sigma_data:g}"
+                                     if self.loss_weight == "edm" else "")
+        name = self.recipe + (f" with {', '.join(changed)} changed" if changed else "")
+        return f"{name} ({noise}, loss weight {weight})"
+
     @classmethod
     def keys(cls):
         """The valid option names (config-file keys), in order."""
@@ -172,7 +248,7 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, options):
         """Build from a dict; unknown keys raise a ValueError that lists the valid ones."""
-        options = {str(key).replace("-", "_"): value for key, value in dict(options).items()}
+        options = legacy_options(options)
         unknown = sorted(set(options) - set(cls.keys()))
         if unknown:
             raise ValueError(
@@ -187,14 +263,30 @@ class TrainConfig:
 
     @classmethod
     def defaults(cls):
-        """{option: default value} (what a config.json written before an option existed means)."""
-        return {field.name: field.default_factory() if field.default is dataclasses.MISSING
-                else field.default for field in dataclasses.fields(cls)}
+        """{option: default value} (what a config.json written before an option existed means).
+
+        The recipe's parts are given resolved (the paper's recipe: what every run
+        trained with before recipes existed).
+        """
+        values = {field.name: field.default_factory() if field.default is dataclasses.MISSING
+                  else field.default for field in dataclasses.fields(cls)}
+        values.update(RECIPES[values["recipe"]])
+        return values
 
     @property
     def pool_size(self):
         """Images drawn from the dataset: S1 + S2 + test."""
         return 2 * self.n + self.test_size
+
+
+def legacy_options(options):
+    """Option names with dashes as underscores, and `noise` (older configs) as `sigma_distribution`."""
+    options = {str(key).replace("-", "_"): value for key, value in dict(options).items()}
+    if "noise" in options:
+        if options.get("sigma_distribution") is not None:
+            raise ValueError("Give sigma_distribution or its older name noise, not both.")
+        options["sigma_distribution"] = options.pop("noise")
+    return options
 
 
 def load_config_file(path, allowed_extra=()):
@@ -234,7 +326,7 @@ def load_config_file(path, allowed_extra=()):
         raise ValueError(f"Cannot parse config file {path}: {error}") from None
     if not isinstance(options, dict):
         raise ValueError(f"Config file {path} must hold a table/object of options.")
-    options = {str(key).replace("-", "_"): value for key, value in options.items()}
+    options = legacy_options(options)
     valid = TrainConfig.keys() + list(allowed_extra)
     unknown = sorted(set(options) - set(valid))
     if unknown:

@@ -7,12 +7,11 @@ import keras
 import numpy as np
 
 from keras_gahb import runs
-from keras_gahb.data import noisy_pairs
 from keras_gahb.training import run_steps
 from keras_gahb.training.denoised_grid_callback import DenoisedGridCallback
 from keras_gahb.training.precision import check_precision
 from keras_gahb.training.psnr_callback import PSNRCallback
-from keras_gahb.training.recipe import compile_denoiser, denoiser_optimizer, learning_rate_schedule
+from keras_gahb.training.recipe import denoiser_optimizer, learning_rate_schedule
 from keras_gahb.training.run_checkpoint import RunCheckpoint
 from keras_gahb.training.train_config import TrainConfig
 
@@ -164,10 +163,7 @@ def _train_group(jobs, callbacks, verbose):
         # No XLA by default here: TensorFlow runs the K branches concurrently without it
         # (947 vs 757 images/s for 3 unet_small, docs/performance.md).
         jit_compile = config.jit_compile
-        compile_denoiser(model, learning_rate=config.lr, schedule=config.schedule,
-                         steps_per_epoch=steps, epochs=config.epochs,
-                         halve_every=config.halve_every, ema_momentum=ema_momentum,
-                         jit_compile=jit_compile)
+        run_steps.compile_run_model(model, config, steps, jit_compile)
         model.optimizer.build(model.trainable_variables)
         if initial_epoch:
             runs.load_checkpoint(model, job.resume.checkpoint)
@@ -179,16 +175,16 @@ def _train_group(jobs, callbacks, verbose):
                for i, (model, x) in enumerate(zip(models, inputs))]
     stacked = StackedDenoisers(inputs, outputs, name="stacked_denoisers")
     learning_rate = learning_rate_schedule(config.schedule, steps, config.epochs, config.lr,
-                                           config.halve_every)
+                                           config.halve_every, config.warmup_steps)
     stacked.compile(optimizer=denoiser_optimizer(learning_rate, ema_momentum),
                     loss=["mean_squared_error"] * len(models), jit_compile=jit_compile)
     stacked.optimizer.build(stacked.trainable_variables)
     for model in models:  # a resumed model's Adam moments, EMA and step count
         copy_optimizer_state(stacked.optimizer, model.optimizer, model.trainable_variables)
 
-    datasets = [noisy_pairs(job.train_x, config.batch_size, sigma=config.noise,
-                            sigma_max=config.sigma_max, images_per_epoch=config.images_per_epoch,
-                            seed=job.config.seed, initial_epoch=initial_epoch)
+    # The recipe's loss weight goes in as one sample weight per output: the stacked loss is the
+    # sum of the K models' weighted losses, each model's gradient that of its own.
+    datasets = [run_steps.training_pairs(config, job.train_x, job.config.seed, initial_epoch)
                 for job in jobs]
     pairs = _zip_pairs(datasets)
 
@@ -307,6 +303,8 @@ def _zip_pairs(datasets):
     def join(*pairs):
         noisy = tuple([pair[0] for pair in pairs])
         clean = tuple([pair[1] for pair in pairs])
+        if len(pairs[0]) == 3:  # (noisy, clean, weight): one sample weight per output
+            return noisy, clean, tuple([pair[2] for pair in pairs])
         return noisy, clean
 
     zipped = tf.data.Dataset.zip(tuple(datasets)).map(join)

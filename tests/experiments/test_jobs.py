@@ -46,7 +46,7 @@ def test_cli_prints_the_list_and_one_command_by_index(tmp_path):
 def _record(job, config, **changes):
     options = {"image_size": config.image_size, "preset": config.preset,
                "model_overrides": dict(config.model_overrides), "epochs": config.epochs,
-               "batch_size": config.batch_size, "noise": config.noise,
+               "batch_size": config.batch_size, **config.training_recipe(),
                "lr": config.learning_rate, "schedule": config.schedule,
                "precision": config.precision, "seed": job["seed"], **changes}
     os.makedirs(job["model_dir"], exist_ok=True)

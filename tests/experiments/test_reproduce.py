@@ -655,3 +655,47 @@ def test_every_model_folder_gives_its_training_images_back(tiny_run, tmp_path):
     (folder / "split.json").write_text(json.dumps(split))
     with pytest.raises(ValueError, match="differ from those it trained on"):
         runs.training_images(folder)
+
+
+def test_report_states_the_recipe_of_every_model(tiny_run):
+    run_dir, summary = tiny_run
+    config = config_for_scale("tiny")
+    recipes = summary["recipes"]
+    names = sorted(os.path.basename(spec.run_dir) for spec in plan(config, run_dir))
+    assert sorted(name for group in recipes.values() for name in group) == names
+    assert list(recipes) == [config.recipe_label()]
+    assert config.recipe_label().startswith(config.recipe)
+    report = open(os.path.join(run_dir, "report.html"), encoding="utf-8").read()
+    assert "trained with the recipe " + config.recipe in report
+    for spec in plan(config, run_dir):
+        saved = read_json(os.path.join(spec.run_dir, "config.json"))["config"]
+        assert {key: saved[key] for key in config.training_recipe()} == config.training_recipe()
+
+
+def test_scales_recipes():
+    # The quick scale (and the tiny one, its test double) train with the "cpu" recipe and give
+    # the C^alpha and disc models the images the recipe study needs; the paper scale keeps the
+    # authors' recipe.
+    quick, tiny = config_for_scale("quick"), config_for_scale("tiny")
+    assert quick.training_recipe() == {"recipe": "cpu", "sigma_distribution": "log_uniform",
+                                       "sigma_min": 0.005, "loss_weight": "inverse_sigma"}
+    assert tiny.recipe == "cpu"
+    assert quick.calpha_images_per_model >= 128_000 and quick.discs_images_per_model >= 96_000
+    # The quick run's training images, at the measured ~1,000 images per second of the two
+    # cores (docs/performance.md), leave its 30 minutes room for the analysis (~5 minutes).
+    total = (3 * len(quick.n_values) * quick.images_per_model
+             + len(quick.calpha_alphas) * quick.calpha_images_per_model
+             + quick.discs_images_per_model)
+    assert total <= 1_300_000
+    tiny_total = (3 * len(tiny.n_values) * tiny.images_per_model
+                  + len(tiny.calpha_alphas) * tiny.calpha_images_per_model
+                  + tiny.discs_images_per_model)
+    assert tiny_total <= 3_000
+    assert config_for_scale("paper").recipe == "paper"
+    assert config_for_scale("paper").training_recipe()["loss_weight"] == "none"
+    assert config_for_scale("quick", recipe="paper").training_recipe()["sigma_distribution"] == (
+        "quadratic")
+    with pytest.raises(ValueError, match="recipe must be one of"):
+        config_for_scale("quick", recipe="gpu")
+    with pytest.raises(ValueError, match="loss_weight must be one of"):
+        config_for_scale("quick", loss_weight="cube")

@@ -84,7 +84,7 @@ def test_train_config_validation():
     assert TrainConfig(dataset="discs", n=10).test_size == 512
     assert TrainConfig(strategy="none").strategy is None
     assert TrainConfig(eval_sigmas=[0.2, 0.1, 0.2]).eval_sigmas == [0.1, 0.2]
-    assert TrainConfig(noise=0.1).noise == 0.1
+    assert TrainConfig(sigma_distribution=0.1).sigma_distribution == 0.1
     for bad in ({"epochs": 0}, {"n": 2.5}, {"lr": -1.0}, {"ema": 1}, {"schedule": "step"},
                 {"precision": "float16"}, {"eval_sigmas": "0.1"}, {"ema_momentum": 1.0},
                 {"tensorboard": "yes"}, {"strategy": "horovod"}, {"dataset_options": [1]}):
