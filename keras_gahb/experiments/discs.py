@@ -54,7 +54,7 @@ def disc_regime(mse, input_mse, sigma, num_pixels, trace):
     numbers = (f"MSE {mse:.3g} against optimal 5 sigma^2/D = {optimal:.3g} and the identity's "
                f"{input_mse:.3g} at sigma={sigma:g}; MSE / (sigma^2 tr J / D) = {ratio:.1f}")
     if mse >= input_mse:
-        reason = (f"{numbers}; out {out_db:.1f} dB <= in {in_db:.1f} dB: worse than the identity, "
+        reason = (f"{numbers}; out {out_db:.1f} dB <= in {in_db:.1f} dB: no better than the identity, "
                   "an error of bias, not in the shrinkage regime")
     elif mse <= optimal:
         reason = (f"{numbers}: below the optimal manifold denoiser's MSE (an oracle or a copy of "

@@ -82,7 +82,7 @@ def test_the_identity_and_a_worse_denoiser_are_out_of_the_regime(disc):
     for f in (_affine(x, eye), _affine(x, eye, offset=0.05)):
         regime, checks = _measure(f, x)
         assert not regime["in_regime"]
-        assert "worse than the identity" in regime["reason"] and "not in the shrinkage" in \
+        assert "no better than the identity" in regime["reason"] and "not in the shrinkage" in \
             regime["reason"]
         assert all(not c["applicable"] and c["distance"] is None for c in checks)
         assert all("MSE / (sigma^2 tr J / D)" in c["reason"] for c in checks)
