@@ -289,12 +289,12 @@ def jacobian_fact_rows(analyses, images):
              f"gradient against rank, top {top})", f"{rho:.2f}", rho > 0,
              "a fixed low-pass filter's eigenvectors (Fourier modes) rise in frequency too, so "
              "this does not show adaptation; the contour check below does"),
-        {"claim": f"harmonic structure adapted to the image: the top-K eigenvectors of J (K = "
-                  f"{k}, median count of lambda > 0.5) put more energy on their own image's "
+        {"claim": "harmonic structure adapted to the image: the top-K eigenvectors of J (K = "
+                  "the median count of lambda > 0.5) put more energy on their own image's "
                   f"contour band (top {contour['fraction']:.0%} of |grad x|) than on the other "
                   f"images' bands (excess > {ADAPTATION_Z:g} standard errors; "
                   "0 exactly for any fixed linear filter)",
-         "value": (f"excess {contour['mean']:+.3f} (se {contour['standard_error']:.3f}); "
+         "value": (f"K = {k}: excess {contour['mean']:+.3f} (se {contour['standard_error']:.3f}); "
                    f"concentration on own band {np.mean(contour['own_concentration']):.2f}, on "
                    f"others' {np.mean(contour['other_concentration']):.2f} (1 = even)"),
          "passed": contour["adapts"], "applicable": True,

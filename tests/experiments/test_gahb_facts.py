@@ -1,6 +1,5 @@
 """The GAHB part's Jacobian-fact rows: information with the numbers, and the contour check both ways."""
 
-import numpy as np
 
 from keras_gahb import analysis
 from keras_gahb.data.discs import render_discs
@@ -37,7 +36,7 @@ def test_the_disc_tangent_projection_passes_the_contour_check():
     out = _rows(make)
     contour = out["checks"][-1]
     assert contour["applicable"] and contour["passed"] and contour["distance"] is None
-    assert "K = 5" in contour["claim"]
+    assert contour["value"].startswith("K = 5:")
     # P is an orthogonal projection: symmetric, eigenvalues 0 and 1, no negative mass; and a
     # disc is in its own tangent space (x = fg * coverage + bg * (1 - coverage)), so f(y) = P y.
     assert max(out["numbers"]["asymmetry_per_image"]) < 1e-5
