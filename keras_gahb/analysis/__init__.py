@@ -51,7 +51,11 @@ from keras_gahb.analysis.harmonic import (
     contour_concentration,
 )
 from keras_gahb.analysis.jacobian import asymmetry, bias_free_error, jacobian, symmetric_eigh
-from keras_gahb.analysis.jacobian_facts import describe_jacobian_facts, jacobian_facts
+from keras_gahb.analysis.jacobian_facts import (
+    describe_jacobian_facts,
+    jacobian_facts,
+    jacobian_facts_matrix_free,
+)
 from keras_gahb.analysis.matrix_free import hutchinson_trace, top_eigenpairs
 from keras_gahb.analysis.measures import (
     cosine_similarity,
@@ -120,6 +124,7 @@ __all__ = [
     "contour_concentration",
     "describe_jacobian_facts",
     "jacobian_facts",
+    "jacobian_facts_matrix_free",
     "optimal_mse_identity",
     "sure_from_trace",
     "sure_mse",

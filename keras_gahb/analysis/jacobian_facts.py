@@ -19,7 +19,9 @@ Reference: Kadkhodaie et al. (2024), https://arxiv.org/abs/2310.02557 (Sec. 2, E
 
 import numpy as np
 
+from keras_gahb import backend
 from keras_gahb.metrics import PSNR_CAP_DB
+from keras_gahb.utils import numpy_rng
 
 #: Eigenvalues of sym(J) below -NEGATIVE_TOLERANCE * max |lambda| count as negative: float32
 #: round-off of an exactly positive semi-definite J gives about 1e-7 relative.
@@ -87,6 +89,67 @@ def jacobian_facts(jacobian, noisy, denoised, clean=None, eigenvalues=None):
     return facts
 
 
+def jacobian_facts_matrix_free(denoiser, noisy, clean=None, num_probes=16, seed=0):
+    """`jacobian_facts` from products with J and J^T only, for images too large for the full J.
+
+    The reconstructions are exact: sym(J) y = (J y + J^T y) / 2 costs one Jacobian-vector and one
+    vector-Jacobian product. The asymmetry is estimated with Gaussian probes v (E||A v||^2 =
+    ||A||_F^2): sqrt(sum ||J v - J^T v||^2 / sum ||J v||^2), with a delta-method standard error
+    over probes. The negative eigenvalues of sym(J) need its whole spectrum and are not given.
+
+    Args:
+        denoiser: Keras model or keras.ops callable on (B, H, W, C) batches.
+        noisy: the point y, (H, W, C) or (1, H, W, C).
+        clean: optional clean image x (for "output_psnr" and the error ratio).
+        num_probes: Gaussian probes for the asymmetry (>= 2). Default 16.
+        seed: int or numpy Generator of the probes. Default 0.
+
+    Returns:
+        dict with the keys of `jacobian_facts` except the eigenvalue ones, plus
+        "asymmetry_standard_error" and "num_probes".
+
+    Example:
+
+    >>> facts = keras_gahb.analysis.jacobian_facts_matrix_free(model, y[0], num_probes=8)
+    """
+    num_probes = int(num_probes)
+    if num_probes < 2:
+        raise ValueError(f"num_probes must be >= 2; got {num_probes}.")
+    fy, jvp_fn, vjp_fn = backend.linearize(denoiser, noisy)
+    shape = fy.shape
+    y = np.asarray(noisy, np.float32).reshape((1,) + shape)
+    j_y = jvp_fn(y)[0].astype(np.float64).ravel()
+    jt_y = vjp_fn(y)[0].astype(np.float64).ravel()
+    f = np.asarray(fy, np.float64).ravel()
+    probes = numpy_rng(seed).standard_normal((num_probes,) + shape).astype(np.float32)
+    jv = jvp_fn(probes).reshape(num_probes, -1).astype(np.float64)
+    jtv = vjp_fn(probes).reshape(num_probes, -1).astype(np.float64)
+    diff2 = np.sum((jv - jtv) ** 2, axis=1)
+    norm2 = np.sum(jv**2, axis=1)
+    ratio = float(np.sum(diff2) / max(np.sum(norm2), 1e-30))
+    # Delta method for sqrt(mean a / mean b): var of (a - r b) / mean b, over probes.
+    residual = (diff2 - ratio * norm2) / max(norm2.mean(), 1e-30)
+    ratio_se = float(residual.std(ddof=1) / np.sqrt(num_probes))
+    asym = float(np.sqrt(ratio))
+    sym_y = 0.5 * (j_y + jt_y)
+    norm_f = max(float(np.linalg.norm(f)), 1e-30)
+    facts = {
+        "asymmetry": asym,
+        "asymmetry_standard_error": ratio_se / max(2 * asym, 1e-30),
+        "num_probes": num_probes,
+        "sym_reconstruction_psnr": _psnr(sym_y, f),
+        "sym_relative_error": float(np.linalg.norm(sym_y - f) / norm_f),
+        "homogeneity_psnr": _psnr(j_y, f),
+        "homogeneity_relative_error": float(np.linalg.norm(j_y - f) / norm_f),
+    }
+    if clean is not None:
+        x = _flat(clean, f.size, "clean")
+        facts["output_psnr"] = _psnr(f, x)
+        facts["sym_error_over_denoising_error"] = float(
+            np.linalg.norm(sym_y - f) / max(np.linalg.norm(f - x), 1e-30))
+    return facts
+
+
 def describe_jacobian_facts(facts):
     """One sentence that states the measured facts and what they say, with no threshold of its own.
 
@@ -107,7 +170,9 @@ def describe_jacobian_facts(facts):
     else:
         text = f"||J - J^T||/||J|| = {asym:.2f}: J is not symmetric (the optimal " \
                "J* = Cov[x|y]/sigma^2 is)"
-    if facts["negative_count"]:
+    if "negative_count" not in facts:
+        text += "; the negative eigenvalues of sym(J) were not computed (matrix-free)"
+    elif facts["negative_count"]:
         text += (f"; sym(J) has {facts['negative_count']} negative eigenvalues (sum "
                  f"{facts['negative_sum']:.2g}, min {facts['min_eigenvalue']:.2g}), which J* "
                  "cannot have")
@@ -139,4 +204,5 @@ def _psnr(estimate, reference):
     return float(min(PSNR_CAP_DB, -10 * np.log10(max(mse, 1e-30))))
 
 
-__all__ = ["NEGATIVE_TOLERANCE", "describe_jacobian_facts", "jacobian_facts"]
+__all__ = ["NEGATIVE_TOLERANCE", "describe_jacobian_facts", "jacobian_facts",
+           "jacobian_facts_matrix_free"]

@@ -71,3 +71,24 @@ def test_bad_inputs():
         analysis.jacobian_facts(np.zeros((2, 3)), [0, 0], [0, 0])
     with pytest.raises(ValueError, match="entries"):
         analysis.jacobian_facts(np.eye(2), [0, 0, 0], [0, 0])
+
+
+def test_matrix_free_facts_agree_with_the_full_jacobian():
+    from keras_gahb.models import from_preset
+
+    model = from_preset("unet_tiny")
+    rng = np.random.default_rng(1)
+    x = rng.random((8, 8, 1), dtype=np.float32)
+    y = (x + 0.1 * rng.standard_normal(x.shape)).astype(np.float32)
+    J = analysis.jacobian(model, y)[0]
+    full = analysis.jacobian_facts(J, y, analysis.denoise(model, y[None])[0], clean=x)
+    free = analysis.jacobian_facts_matrix_free(model, y, clean=x, num_probes=64, seed=0)
+    for key in ("sym_reconstruction_psnr", "homogeneity_psnr", "output_psnr"):
+        assert free[key] == pytest.approx(full[key], abs=0.05)  # exact products
+    assert free["sym_error_over_denoising_error"] == pytest.approx(
+        full["sym_error_over_denoising_error"], rel=1e-3)
+    assert abs(free["asymmetry"] - full["asymmetry"]) < 4 * free["asymmetry_standard_error"]
+    assert "not computed (matrix-free)" in analysis.describe_jacobian_facts(free)
+    # A symmetric map: the estimate is 0, whatever the probes.
+    sym = analysis.jacobian_facts_matrix_free(_affine(np.diag(np.arange(64) / 64.0)), y)
+    assert sym["asymmetry"] < 1e-6
