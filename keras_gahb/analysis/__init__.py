@@ -93,7 +93,6 @@ from keras_gahb.analysis.references import (
     r_squared,
     reference_denoiser,
 )
-from keras_gahb.analysis.sure import optimal_mse_identity, sure_from_trace, sure_mse
 from keras_gahb.analysis.run import (
     analyze_jacobian,
     analyze_psnr,
@@ -102,6 +101,7 @@ from keras_gahb.analysis.run import (
     load_denoiser,
     load_images,
 )
+from keras_gahb.analysis.sure import optimal_mse_identity, sure_from_trace, sure_mse
 
 __all__ = [
     "GaussianMixtureDenoiser",
