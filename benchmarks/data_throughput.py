@@ -11,6 +11,7 @@ same batches (the pipeline must be much faster than training).
 
 import argparse
 import os
+import tempfile
 import time
 
 
@@ -41,7 +42,7 @@ def main():
 
     import keras
 
-    from keras_gahb.data import calpha_images, disc_images, noisy_pairs
+    from keras_gahb.data import calpha_images, disc_images, noisy_pairs, prepare_dataset
     from keras_gahb.models import from_preset
 
     print(f"backend {keras.backend.backend()}, size {args.size}, n {args.n}, "
@@ -51,6 +52,17 @@ def main():
                               args.n, args.repeats)
         print(f"calpha (alpha={alpha:g}) generation: {wall:,.0f} images/s wall, "
               f"{cpu:,.0f} images/s per CPU-second")
+    wall, cpu = best_rate(lambda: calpha_images(args.n, args.size, alpha=3.0, seed=0,
+                                                variant="authors"), args.n, args.repeats)
+    print(f"calpha (alpha=3, the authors' generator) generation: {wall:,.0f} images/s wall, "
+          f"{cpu:,.0f} images/s per CPU-second")
+    with tempfile.TemporaryDirectory() as folder:
+        runs = iter(range(args.repeats))
+        wall, cpu = best_rate(lambda: prepare_dataset(os.path.join(folder, str(next(runs))),
+                                                      "calpha", args.n, args.size, alpha=3.0),
+                              args.n, args.repeats)
+    print(f"gahb data prepare calpha --size {args.size} (generation, shards, checksums): "
+          f"{wall:,.0f} images/s wall, {cpu:,.0f} images/s per CPU-second")
     wall, cpu = best_rate(lambda: disc_images(args.n, args.size, seed=0), args.n, args.repeats)
     print(f"discs generation: {wall:,.0f} images/s wall, {cpu:,.0f} images/s per CPU-second")
 

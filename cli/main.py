@@ -121,20 +121,31 @@ def quiet_tensorflow():
 
 
 class _QuietImport(importlib.abc.MetaPathFinder):
-    """Runs the first import of one top-level module with file descriptor 2 sent to /dev/null."""
+    """Runs the first import of one top-level module with file descriptor 2 sent to /dev/null.
+
+    Stays on sys.meta_path until the module is executed: a mere probe such as torch._dynamo's
+    `importlib.util.find_spec("tensorflow")` gets a spec but must not use the finder up (it did,
+    and TensorFlow's start-up lines then reached the user under the torch backend).
+    """
 
     def __init__(self, name):
         self.name = name
+        self._finding = False
 
     def find_spec(self, name, path=None, target=None):
-        if name != self.name:
+        if name != self.name or self._finding:
             return None
-        sys.meta_path.remove(self)  # once; and find_spec below must not find us again
-        spec = importlib.util.find_spec(name)
+        self._finding = True  # the find_spec below must not find us again
+        try:
+            spec = importlib.util.find_spec(name)
+        finally:
+            self._finding = False
         if spec is not None and spec.loader is not None:
             exec_module = spec.loader.exec_module
 
             def quiet_exec_module(module):
+                if self in sys.meta_path:
+                    sys.meta_path.remove(self)  # once: the module is being imported now
                 with _native_stderr_silenced():
                     exec_module(module)
 

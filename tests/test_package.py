@@ -88,3 +88,21 @@ def test_cli_quiets_tensorflow_only_by_default(monkeypatch):
     monkeypatch.delenv("GAHB_DEBUG")
     quiet_tensorflow()
     assert os.environ["TF_CPP_MIN_LOG_LEVEL"] == "3"
+
+
+@pytest.mark.slow
+def test_a_find_spec_probe_does_not_use_up_the_quieting():
+    # torch._dynamo probes importlib.util.find_spec("tensorflow") long before TensorFlow is
+    # imported; the quieting must still cover the real import (under torch the CLI printed
+    # TensorFlow's start-up lines because the probe had used it up).
+    env = {k: v for k, v in os.environ.items() if k not in ("TF_CPP_MIN_LOG_LEVEL", "GAHB_DEBUG")}
+    code = ("import importlib.util\n"
+            "from cli.main import quiet_tensorflow\n"
+            "quiet_tensorflow()\n"
+            "assert importlib.util.find_spec('tensorflow') is not None\n"
+            "import tensorflow\n"
+            "tensorflow.constant(1.0)\n")
+    done = subprocess.run([sys.executable, "-c", code], cwd=_ROOT, env=env, capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stderr == ""

@@ -115,11 +115,11 @@ def read_json(path):
         raise ValueError(f"{path} is not valid JSON: {error}") from None
 
 
-def save_npz_atomic(path, **arrays):
-    """`np.savez_compressed` to `path` atomically."""
+def save_npz_atomic(path, compress=True, **arrays):
+    """`np.savez_compressed` (or `np.savez` with `compress=False`) to `path` atomically."""
     with atomic_path(path) as tmp:
         with open(tmp, "wb") as f:
-            np.savez_compressed(f, **arrays)
+            (np.savez_compressed if compress else np.savez)(f, **arrays)
 
 
 def save_model_atomic(model, path):
