@@ -149,6 +149,9 @@ def slope(model, images, sigma_min, sigma_max, num_sigmas, num, size, seed, out_
                       num_sigmas=num_sigmas, num=num, size=size, seed=seed)
     click.echo(f"slope {s['slope']:.3f} [{s['ci_low']:.3f}, {s['ci_high']:.3f}] over sigma in "
                f"[{s['sigma_min']:g}, {s['sigma_max']:g}], {s['num_images']} images")
+    click.echo("oracle projection risk on the same images: slope "
+               + ", ".join(f"{name.upper() if name == 'dct' else name.title()} {o['slope']:.3f}"
+                           for name, o in s["oracle"].items()))
     click.echo(f"Wrote {os.path.join(out_dir, '')}")
 
 

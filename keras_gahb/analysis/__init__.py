@@ -13,6 +13,10 @@
   `cosine_similarity`, `nearest_neighbors`, `memorization_ratio`,
   `relative_model_variance`, `kl_bound`, and the `EmpiricalOptimalDenoiser`
   of a finite training set.
+- Oracle references (`oracle.py`): `dct_matrix`, `haar_matrix`, `orthonormal_basis`,
+  `basis_coefficients`, the oracle projection risk `oracle_risk` (sum_k min(c_k^2, sigma^2) / D),
+  `oracle_psnr`, `oracle_slope`, the keep-or-kill `oracle_projection`, `threshold_denoise`, and
+  `oracle_margin` (a denoiser's MSE against an oracle risk, with an interval over images).
 - Sample realism: `gradient_energy_ratio`, `radial_power_spectrum`, `sample_realism`; the
   smoothness-matched baseline `gaussian_blur`, `blur_to_match`, `matched_blur_baseline`,
   `matched_agreement`.
@@ -70,6 +74,19 @@ from keras_gahb.analysis.measures import (
     relative_model_variance,
     train_test_gap,
 )
+from keras_gahb.analysis.oracle import (
+    basis_coefficients,
+    dct_matrix,
+    from_coefficients,
+    haar_matrix,
+    oracle_margin,
+    oracle_projection,
+    oracle_psnr,
+    oracle_risk,
+    oracle_slope,
+    orthonormal_basis,
+    threshold_denoise,
+)
 from keras_gahb.analysis.probes import branching, trajectory_agreement
 from keras_gahb.analysis.realism import (
     blur_to_match,
@@ -104,6 +121,17 @@ from keras_gahb.analysis.run import (
 from keras_gahb.analysis.sure import optimal_mse_identity, sure_from_trace, sure_mse
 
 __all__ = [
+    "basis_coefficients",
+    "dct_matrix",
+    "from_coefficients",
+    "haar_matrix",
+    "oracle_margin",
+    "oracle_projection",
+    "oracle_psnr",
+    "oracle_risk",
+    "oracle_slope",
+    "orthonormal_basis",
+    "threshold_denoise",
     "GaussianMixtureDenoiser",
     "LocalPatchDenoiser",
     "PCALocalDenoiser",

@@ -127,7 +127,8 @@ def train_test_gap_figure(path, gaps):
     return _save(fig, path)
 
 
-def mse_slope_figure(path, sigmas, curves, fits=None, optimal=None):
+def mse_slope_figure(path, sigmas, curves, fits=None, optimal=None, references=None,
+                     reference_label="oracle"):
     """log MSE vs log sigma^2 with fitted lines and slopes (and an optional optimal curve).
 
     Args:
@@ -135,6 +136,9 @@ def mse_slope_figure(path, sigmas, curves, fits=None, optimal=None):
         curves: {label: (m,) mean MSE per sigma}.
         fits: optional {label: `mse_slope` result} drawn as lines.
         optimal: optional (m,) optimal MSE (dashed black).
+        references: optional {label of `curves`: (m,) reference MSE}, drawn dashed in that
+            curve's colour (e.g. the oracle DCT risk of the same images).
+        reference_label: legend text of the dashed references. Default "oracle".
     """
     sigmas = np.asarray(sigmas, float)
     fig, ax = _subplots(figsize=(4.2, 3.4))
@@ -147,6 +151,9 @@ def mse_slope_figure(path, sigmas, curves, fits=None, optimal=None):
                     color=f"C{i}", lw=0.8, alpha=0.7)
             text += f": slope {fit['slope']:.2f} [{fit['ci_low']:.2f}, {fit['ci_high']:.2f}]"
         ax.plot(sigmas**2, np.asarray(mse), "o", color=f"C{i}", ms=3, label=text)
+        if references and label in references:
+            ax.plot(sigmas**2, np.asarray(references[label]), "--", color=f"C{i}", lw=0.8,
+                    label=reference_label if i == 0 else None)
     if optimal is not None:
         ax.plot(sigmas**2, np.asarray(optimal), "k--", lw=1, label="optimal")
     ax.set_xscale("log")

@@ -8,6 +8,7 @@ from keras_gahb import runs
 from keras_gahb.analysis import figures
 from keras_gahb.analysis.eigen_analysis import EigenAnalysis, eigen_analysis
 from keras_gahb.analysis.matrix_free import hutchinson_trace, top_eigenpairs
+from keras_gahb.analysis.oracle import oracle_risk
 from keras_gahb.analysis.measures import (
     check_sigmas,
     cosine_similarity,
@@ -101,7 +102,11 @@ def analyze_psnr(out_dir, models, train=None, test=None, sigmas=(0.02, 0.05, 0.1
 
 def analyze_slope(out_dir, model, images, sigma_min=0.01, sigma_max=0.2, num_sigmas=8, num=64,
                   size=None, seed=0, batch_size=32):
-    """Slope of log MSE vs log sigma^2 with a bootstrap CI; slope.json + slope.png."""
+    """Slope of log MSE vs log sigma^2 with a bootstrap CI; slope.json + slope.png.
+
+    Beside the network: the oracle DCT and Haar projection risks of the same images and their
+    slopes by the same fit (`keras_gahb.analysis.oracle_slope`), under "oracle".
+    """
     if not 0 < sigma_min < sigma_max:
         raise ValueError(f"Need 0 < sigma_min < sigma_max; got {sigma_min}, {sigma_max}.")
     if num_sigmas < 3:
@@ -111,11 +116,18 @@ def analyze_slope(out_dir, model, images, sigma_min=0.01, sigma_max=0.2, num_sig
     sigmas = np.geomspace(sigma_min, sigma_max, num_sigmas)
     mse = mse_curve(denoiser, x, sigmas, seed=seed, batch_size=batch_size)
     fit = mse_slope(sigmas, mse, seed=seed)
-    summary = {"model": name, "num_images": len(x), "sigmas": sigmas, "mse": mse.mean(axis=0), **fit}
+    # The oracle projection risks of the DCT and Haar bases on the same images, same fit.
+    oracles = {}
+    for basis, label in (("dct", "oracle DCT"), ("haar", "oracle Haar")):
+        risk = np.maximum(oracle_risk(x, sigmas, basis), 1e-30)  # an all-zero image has risk 0
+        oracles[label] = {"mse": risk.mean(axis=0), **mse_slope(sigmas, risk, seed=seed)}
+    summary = {"model": name, "num_images": len(x), "sigmas": sigmas, "mse": mse.mean(axis=0), **fit,
+               "oracle": {label.split()[1].lower(): value for label, value in oracles.items()}}
     atomic_write_json(os.path.join(out_dir, "slope.json"), summary)
     title = model_title(model)
-    figures.mse_slope_figure(os.path.join(out_dir, "slope.png"), sigmas, {title: mse.mean(axis=0)},
-                             {title: fit})
+    figures.mse_slope_figure(os.path.join(out_dir, "slope.png"), sigmas,
+                             {title: mse.mean(axis=0), **{k: v["mse"] for k, v in oracles.items()}},
+                             {title: fit, **oracles})
     return summary
 
 

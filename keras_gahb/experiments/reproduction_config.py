@@ -59,7 +59,8 @@ class ReproductionConfig:
             optimization-noise floor of every S1-vs-S2 measure. Default True.
         calpha_variant: C^alpha generator of the "calpha" part and of a
             "calpha" sweep ("authors" or "fixed_ranges"; `keras_gahb.data`).
-        gahb_ks: numbers K of basis vectors of the GAHB adaptivity check.
+        gahb_ks: K values shown in the GAHB energy table (those within the kept subspace,
+            beside K = 1 and its size; the adaptation check runs every K up to it).
         precision: "float32", "mixed_bfloat16" or "mixed_float16".
         stack: train the models of one N (S1, S2, S1') and the C^alpha models
             side by side in one step (`keras_gahb.training.train_stacked`): the

@@ -80,7 +80,9 @@ def test_analyze_psnr_slope_similarity_cli(data, tmp_path):
     result = _invoke(["analyze", "slope", "unet_tiny", "--images", train, "--num-sigmas", "3",
                       "--out", str(tmp_path)])
     assert result.exit_code == 0, result.output
-    assert "slope" in json.loads((tmp_path / "slope.json").read_text())
+    slope = json.loads((tmp_path / "slope.json").read_text())
+    assert "slope" in slope and set(slope["oracle"]) == {"dct", "haar"}
+    assert "oracle projection risk on the same images: slope DCT" in result.output
     result = _invoke(["analyze", "similarity", str(data / "samples.npz"), "--train", train,
                       "--out", str(tmp_path)])
     assert result.exit_code == 0, result.output

@@ -1,15 +1,22 @@
-"""The fixed bases of the GAHB adaptivity check (DCT, Haar) and their best-K energy."""
+"""The GAHB checks both ways: optimality against oracle risks, adaptation against fixed bases
+chosen from the noisy image (an image-adapted operator passes, a fixed low-pass filter fails)."""
 
 import numpy as np
 import pytest
 
-from keras_gahb.experiments.gahb_basis import best_k_energy, dct_matrix, haar_matrix
-
-
-@pytest.mark.parametrize("n", [8, 16, 20])
-def test_dct_and_haar_are_orthonormal(n):
-    for matrix in (dct_matrix(n), haar_matrix(n)):
-        np.testing.assert_allclose(matrix @ matrix.T, np.eye(n), atol=1e-12)
+from keras_gahb import analysis
+from keras_gahb.analysis import dct_matrix, haar_matrix
+from keras_gahb.experiments.gahb_basis import (
+    GAHB,
+    adaptation_check,
+    adaptation_energies,
+    adapts,
+    best_k_energy,
+    chosen_k_energy,
+    optimality_check,
+    optimality_numbers,
+)
+from keras_gahb.metrics import noisy_versions
 
 
 def test_dct_rows_are_cosines():
@@ -51,30 +58,92 @@ def _blur(y):
     return y
 
 
-def test_adaptivity_check_fails_for_a_linear_filter_and_passes_for_an_adapted_basis():
-    """Both ways: a fixed linear low-pass cannot beat the oracle DCT, an image-adapted one does."""
+def test_noisy_choice_is_at_most_the_oracle_choice():
+    rng = np.random.default_rng(1)
+    image = rng.random((8, 8, 1))
+    image -= image.mean()
+    noisy = image + 0.2 * rng.standard_normal(image.shape)
+    ks = list(range(1, 65))
+    for basis, make in (("dct", dct_matrix), ("haar", haar_matrix)):
+        oracle = chosen_k_energy(image, image, basis, ks)
+        np.testing.assert_allclose(oracle, best_k_energy(image, make(8), make(8), ks))
+        chosen = chosen_k_energy(image, noisy, basis, ks)
+        assert np.all(chosen <= oracle + 1e-12) and chosen[-1] == pytest.approx(1.0)
+        # With no noise the choice is the oracle's.
+        np.testing.assert_allclose(chosen_k_energy(image, image.copy(), basis, ks), oracle)
+
+
+def _adapted(image, weights=(1.0, 0.95, 0.9, 0.85), seed=0):
+    """J = sum_j w_j u_j u_j^T + 0.1 B: u_1 the image's own mean-removed direction, u_2.. random
+    directions orthogonal to it; every other eigenvalue <= about 0.1, so the kept subspace is
+    span(u_j), adapted to this image."""
     from keras import ops
 
-    from keras_gahb.experiments.gahb_basis import GAHB, adaptivity_energies, adapts
+    flat = image.reshape(-1).astype(np.float64)
+    centred = flat - flat.mean()
+    rng = np.random.default_rng(seed)
+    basis, _ = np.linalg.qr(np.column_stack([centred] + [rng.standard_normal(flat.size)
+                                                         for _ in weights[1:]]))
+    u = ops.convert_to_tensor((basis * np.asarray(weights)).astype("float32"))
+    v = ops.convert_to_tensor(basis.astype("float32"))
 
+    def denoiser(y):
+        flat_y = ops.reshape(y, (ops.shape(y)[0], -1))
+        along = ops.reshape(ops.matmul(ops.matmul(flat_y, v), ops.transpose(u)), ops.shape(y))
+        return along + 0.1 * _blur(y)
+
+    return denoiser
+
+
+def test_adaptation_fails_for_a_fixed_low_pass_filter():
+    """J = B for every image: its top eigenvectors are the lowest DCT frequencies, the first the
+    constant (no energy of the mean-removed image): the noisy-chosen DCT beats it."""
     rng = np.random.default_rng(0)
     images = rng.random((2, 8, 8, 1)).astype("float32")
-    ks = [4, 8, 16]
-    # J = B: its eigenvectors are DCT vectors, the top K the K lowest frequencies, which the
-    # best K DCT vectors (chosen for the clean image) beat by construction.
-    linear = adaptivity_energies(_blur, images, sigma=0.1, ks=ks, seed=0)
-    assert not adapts(linear)
-    assert np.all(linear[GAHB] <= linear["DCT"] + 1e-6)
-    # J = u u^T + B / 2 with u the clean image's direction: the top eigenvector is (nearly)
-    # the image itself, a basis adapted to it, which no fixed basis matches with 4 vectors.
+    energies = adaptation_energies(_blur, images, sigma=0.1, seed=0)
+    assert len(energies["ks"]) > 4 and min(energies["kept"]) == len(energies["ks"])
+    assert not adapts(energies)
+    assert energies[GAHB][0] < 1e-6 < energies["DCT from noisy"][0]
+    row = adaptation_check(energies, 0.1)
+    assert not row["passed"] and row["applicable"] and "K=1" in row["distance"]
+    assert "GAHB adapts" in row["claim"] and "oracle" in row["value"]
+
+
+def test_adaptation_passes_for_an_image_adapted_operator():
+    rng = np.random.default_rng(0)
+    images = rng.random((2, 8, 8, 1)).astype("float32")
     for image in images:
-        u = ops.convert_to_tensor(image.reshape(-1) / np.linalg.norm(image))
-
-        def adapted(y, u=u):
-            flat = ops.reshape(y, (ops.shape(y)[0], -1))
-            along = ops.reshape(ops.matmul(flat, u[:, None]) * u[None, :], ops.shape(y))
-            return along + 0.5 * _blur(y)
-
-        energies = adaptivity_energies(adapted, image[None], sigma=0.1, ks=ks, seed=0)
+        energies = adaptation_energies(_adapted(image), image[None], sigma=0.1, seed=0)
+        assert energies["ks"] == [1, 2, 3, 4] and energies["kept"] == [4]
         assert adapts(energies)
-        assert energies[GAHB][0] > 0.95 and energies[GAHB][0] > energies["DCT"][0] + 0.1
+        assert np.all(energies[GAHB] > 0.95), energies[GAHB]
+        assert np.all(energies["DCT from noisy"] <= energies["DCT oracle"] + 1e-12)
+        row = adaptation_check(energies, 0.1)
+        assert row["passed"] and row["distance"] is None and "K=4" in row["value"]
+
+
+def _images(n=32):
+    from keras_gahb import data
+
+    return data.get_images("calpha", n, 16, seed=0, alpha=2.0, variant="authors").astype(np.float64)
+
+
+def test_optimality_passes_for_an_oracle_and_fails_for_the_identity():
+    images = _images()
+    sigma = 0.15
+    y = noisy_versions(images, [sigma], seed=0)[0].astype(np.float64)
+    # The keep-or-kill oracle in the better basis of each image: expected MSE at or below both.
+    dct = analysis.oracle_projection(y, images, sigma, "dct")
+    haar = analysis.oracle_projection(y, images, sigma, "haar")
+    pick = (analysis.oracle_risk(images, [sigma], "haar")
+            < analysis.oracle_risk(images, [sigma], "dct"))[:, 0]
+    best = np.where(pick[:, None, None, None], haar, dct)
+    numbers = optimality_numbers(((best - images) ** 2).mean(axis=(1, 2, 3)), images, sigma)
+    row = optimality_check(numbers)
+    assert row["passed"] and row["distance"] is None, row
+    assert numbers["DCT"]["psnr"] == pytest.approx(analysis.oracle_psnr(images, [sigma], "dct")[0])
+    for bad in (y, analysis.gaussian_blur(y, 2.0)):
+        numbers = optimality_numbers(((bad - images) ** 2).mean(axis=(1, 2, 3)), images, sigma)
+        row = optimality_check(numbers)
+        assert not row["passed"] and row["applicable"] and "dB vs oracle" in row["distance"], row
+        assert float(row["distance"].split(" dB")[0]) < 0

@@ -113,7 +113,8 @@ def test_every_part_writes_its_section_numbers_and_figures(tiny_run):
         checks = summary["parts"][part]["checks"]
         assert checks and all(isinstance(c["passed"], bool) for c in checks)
         assert os.path.exists(os.path.join(run_dir, "parts", f"{part}.json"))
-    for check in summary["parts"]["transition"]["checks"]:  # the shared check schema
+    for check in (summary["parts"]["transition"]["checks"] + summary["parts"]["calpha"]["checks"]
+                  + summary["parts"]["gahb"]["checks"][:2]):  # the shared check schema
         assert {"claim", "value", "passed", "applicable", "reason", "distance"} <= set(check)
         assert isinstance(check["applicable"], bool) and check["reason"]
         assert "\n" not in check["reason"]
@@ -265,8 +266,20 @@ def test_untrained_models_fail_the_largest_n_generalization_checks(tiny_run):
     assert min(numbers["test_psnr_at_gap_sigma"].values()) < numbers["input_psnr_at_gap_sigma"] + 3
     # The untrained largest-N model's Jacobian does not beat the oracle fixed bases either
     # (the check passing for an adapted basis is tested in test_bases.py).
-    adaptivity = next(c for c in summary["parts"]["gahb"]["checks"] if "GAHB adapts" in c["claim"])
+    gahb_checks = summary["parts"]["gahb"]["checks"]
+    adaptivity = next(c for c in gahb_checks if "GAHB adapts" in c["claim"])
     assert not adaptivity["passed"], adaptivity
+    # Nor does its MSE reach the oracle DCT / Haar projection risks (it is near the identity),
+    # and the C^alpha models fail the oracle checks; the slope checks are N/A at 8x8.
+    optimality = next(c for c in gahb_checks if "GAHB optimality" in c["claim"])
+    assert not optimality["passed"] and optimality["distance"].endswith(("DCT", "Haar"))
+    calpha = summary["parts"]["calpha"]["checks"]
+    oracle_rows = [c for c in calpha if "oracle" in c["claim"] and c["applicable"]]
+    assert len(oracle_rows) == 2 and not any(c["passed"] for c in oracle_rows), oracle_rows
+    slope_rows = [c for c in calpha if "slope" in c["claim"]]
+    assert slope_rows and not any(c["applicable"] for c in slope_rows)
+    assert all(c["reason"].startswith("asymptotic rate; at 8x8 the oracle DCT slopes are")
+               for c in slope_rows)
     assert not summary["all_checks_passed"]
     assert summary["pairing"] == "independent" and summary["control"] is True
 
