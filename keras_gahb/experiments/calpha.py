@@ -15,7 +15,7 @@ from keras_gahb.utils import atomic_write_json
 
 #: A measured slope within this distance of alpha / (alpha + 1) counts as optimal.
 SLOPE_TOLERANCE = 0.1
-#: At the medium and paper scales the slopes must be within this distance of the paper's.
+#: Where the slope checks apply (80x80, the paper's window), within this distance of the paper's.
 PAPER_SLOPE_TOLERANCE = 0.05
 #: The slope checks apply only at this image size or larger, over the paper's window.
 PAPER_IMAGE_SIZE = 80
