@@ -32,17 +32,34 @@ SCALE_NAMES = ("tiny", "quick", "medium", "paper")
 @click.option("--with", "with_", multiple=True, type=click.Choice(["extras"]),
               help="Also run an optional section: extras = beyond the paper (reference denoisers, "
                    "noise-level probes, Jacobian dimension) on the transition models.")
+@click.option("--released", type=click.Path(), default=None, metavar="DIR",
+              help="Analyze the authors' released 80x80 denoisers in DIR (their repository "
+                   "clone with git lfs, or a folder with its denoisers/UNet layout) instead of "
+                   "training: parts transition, calpha, gahb (docs/reproduce.md).")
+@click.option("--parts", "parts_option", default=None, metavar="P1,P2",
+              help="Parts to run, comma-separated (instead of PART), e.g. transition,gahb.")
+@click.option("--n", "n_option", default=None, metavar="N1,N2",
+              help="With --released: the face-model N to analyze, e.g. 1,99325 (default all).")
 @click.option("--quiet", is_flag=True, help="No progress output.")
-def command(part, scale, out, only, seeds, show_plan, settings, with_, quiet):
+def command(part, scale, out, only, seeds, show_plan, settings, with_, released, parts_option,
+            n_option, quiet):
     """Reproduce the paper's experiments and write report.html, figures and summary.json.
 
     PART is one of transition, calpha, discs, gahb, or all (default).
     """
+    parts = None if part == "all" else [part]
+    if parts_option:
+        parts = [p.strip() for p in parts_option.split(",") if p.strip()]
+    overrides = parse_key_values(settings, "--set")
+    if released is not None:
+        _released(released, out, parts, n_option, overrides, only or seeds or show_plan or with_,
+                  quiet)
+        return
+    if n_option:
+        raise click.UsageError("--n applies to --released only (use --set n_values=[...]).")
     from keras_gahb import experiments
 
     out = out or f"gahb_runs/reproduce_{scale}"
-    parts = None if part == "all" else [part]
-    overrides = parse_key_values(settings, "--set")
     if show_plan:
         config = experiments.config_for_scale(scale, **overrides)
         click.echo("part\tN\tsplit\treplicate\tseed\tfolder")
@@ -78,5 +95,30 @@ def command(part, scale, out, only, seeds, show_plan, settings, with_, quiet):
     for check in summary.get("extras", {}).get("checks", []):
         click.echo(f"[{'PASS' if check['passed'] else 'FAIL'}] extras (beyond the paper): "
                    f"{check['claim']} ({check['value']})")
+    click.echo(f"Report: {out}/report.html  Summary: {out}/summary.json "
+               f"({summary['total_seconds']:.0f} s of work)")
+
+
+def _released(released, out, parts, n_option, overrides, other_options, quiet):
+    """`gahb reproduce --released DIR`: the paper's analysis of the authors' trained models."""
+    if other_options:
+        raise click.UsageError("--released cannot be combined with --only, --seeds, --plan or "
+                               "--with.")
+    n_values = None
+    if n_option:
+        try:
+            n_values = [int(v.replace("_", "")) for v in n_option.split(",") if v.strip()]
+        except ValueError:
+            raise click.UsageError(f"--n takes integers like 1,99325, got {n_option!r}.") from None
+    from keras_gahb import experiments
+
+    out = out or "gahb_runs/reproduce_released"
+    summary = experiments.reproduce(out, parts=parts, released=released, n=n_values,
+                                    verbose=0 if quiet else 1, **overrides)
+    for name, section in summary["parts"].items():
+        for check in section["checks"]:
+            mark = "N/A" if check.get("applicable", True) is False else (
+                "PASS" if check["passed"] else "FAIL")
+            click.echo(f"[{mark}] {name}: {check['claim']} ({check['value']})")
     click.echo(f"Report: {out}/report.html  Summary: {out}/summary.json "
                f"({summary['total_seconds']:.0f} s of work)")

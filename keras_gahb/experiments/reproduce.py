@@ -8,6 +8,7 @@ from keras_gahb.experiments.discs import run_discs
 from keras_gahb.experiments.extras import load_extras_section, run_and_record_extras
 from keras_gahb.experiments.gahb_basis import run_gahb
 from keras_gahb.experiments.plan import transition_members
+from keras_gahb.experiments.released import reproduce_released
 from keras_gahb.experiments.report import counted, write_report
 from keras_gahb.experiments.reproduction_config import PARTS, check_capacity, config_for_scale
 from keras_gahb.experiments.transition import run_transition, train_transition_models
@@ -26,8 +27,8 @@ _RUNNERS = {
 }
 
 
-def reproduce(run_dir="gahb_runs/reproduce", scale="quick", parts=None, only=None,
-              verbose=1, extras=False, **overrides):
+def reproduce(run_dir=None, scale="quick", parts=None, only=None,
+              verbose=1, extras=False, released=None, n=None, **overrides):
     """Run the paper's experiments and write report.html, figures and summary.json.
 
     Each finished part is recorded in `run_dir/parts/<part>.json` and every
@@ -35,7 +36,8 @@ def reproduce(run_dir="gahb_runs/reproduce", scale="quick", parts=None, only=Non
     continues where it stopped when run again with the same arguments.
 
     Args:
-        run_dir: output folder. Defaults to "gahb_runs/reproduce".
+        run_dir: output folder. Defaults to "gahb_runs/reproduce" (with `released`:
+            "gahb_runs/reproduce_released").
         scale: "quick" (default: minutes on a laptop CPU), "medium" (hours on a
             CPU), "paper" (GPU/TPU), or "tiny" (seconds, for tests).
         parts: None (all) or a list of "transition", "calpha", "discs", "gahb".
@@ -48,7 +50,13 @@ def reproduce(run_dir="gahb_runs/reproduce", scale="quick", parts=None, only=Non
         extras: also run the "beyond the paper" section (`keras_gahb.experiments.extras`:
             reference denoisers, noise-level probes, Jacobian dimension) on the
             transition models, after the parts. Default False (it adds minutes).
-        **overrides: fields of `ReproductionConfig` replacing the scale's.
+        released: None, or the authors' repository clone (or a folder with its
+            denoisers/UNet layout): analyze their released 80x80 denoisers instead of training
+            (`keras_gahb.experiments.released.reproduce_released`; `scale`, `only` and `extras`
+            do not apply, `parts` is of "transition", "calpha", "gahb").
+        n: with `released`, the face-model N to analyze (default all six).
+        **overrides: fields of `ReproductionConfig` replacing the scale's (with `released`:
+            of `ReleasedConfig`).
 
     Returns:
         The summary dict (also written to `run_dir/summary.json`).
@@ -58,6 +66,12 @@ def reproduce(run_dir="gahb_runs/reproduce", scale="quick", parts=None, only=Non
     >>> summary = keras_gahb.experiments.reproduce("runs/tiny", scale="tiny")
     >>> summary["parts"]["transition"]["checks"]
     """
+    if released is not None:
+        if only is not None or extras:
+            raise ValueError("`only` and `extras` do not apply to the released models.")
+        return reproduce_released(released, run_dir or "gahb_runs/reproduce_released",
+                                  parts=parts, n_values=n, verbose=verbose, **overrides)
+    run_dir = run_dir or "gahb_runs/reproduce"
     config = config_for_scale(scale, **overrides)
     if config.stack and only is None:
         # Before TensorFlow runs its first op: one thread per op, the stacked models at once.
