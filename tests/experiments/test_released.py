@@ -167,25 +167,26 @@ def test_released_through_the_python_api_with_training_faces(released, tmp_path)
     assert pair and pair[0]["applicable"] is False  # one N analyzed
 
 
-def test_oracle_slopes_are_shown_beside_when_analysis_has_them(released, tmp_path, monkeypatch):
-    """keras_gahb.analysis.oracle_slope (the oracle DCT/Haar risks), when present, is fitted on
-    the same fresh images and shown beside each alpha's slope."""
+def test_oracle_risks_and_slopes_are_beside_each_alpha(released, tmp_path):
+    """The released C^alpha models are judged by the reproduction's rules (`calpha.calpha_fit`,
+    `calpha_checks`): the oracle DCT/Haar risks of the same fresh images, their slopes beside
+    each alpha's, the oracle checks applicable, the slope checks N/A below 80x80."""
     from keras_gahb import analysis
+    from keras_gahb.experiments.released import _calpha_images, released_config
 
-    calls = []
-
-    def oracle_slope(images, sigmas, basis="dct", seed=0):
-        calls.append((images.shape, tuple(sigmas), basis))
-        return {"slope": 0.5 if basis == "dct" else 0.25}
-
-    monkeypatch.setattr(analysis, "oracle_slope", oracle_slope, raising=False)
     overrides = {key: json.loads(value) for key, value in (i.split("=", 1) for i in TINY)}
     summary = reproduce(str(tmp_path / "oracle"), released=released, parts=["calpha"],
                         verbose=0, calpha_alphas=[1], **overrides)
     fit = summary["parts"]["calpha"]["numbers"]["fits"]["1"]
-    assert fit["oracle"] == {"dct": 0.5, "haar": 0.25}
-    assert calls == [((8, 16, 16, 1), (0.05, 0.1, 0.2), "dct"),
-                     ((8, 16, 16, 1), (0.05, 0.1, 0.2), "haar")]
+    config = released_config(**overrides)
+    images = _calpha_images(config, 1.0, config.calpha_images)
+    for basis in ("dct", "haar"):
+        assert fit["oracle"][basis]["slope"] == pytest.approx(
+            analysis.oracle_slope(images, config.slope_sigmas, basis, seed=config.seed)["slope"])
+    checks = summary["parts"]["calpha"]["checks"]
+    oracle_rows = [c for c in checks if "oracle" in c["claim"]]
+    assert len(oracle_rows) == 2 and all(c["applicable"] for c in oracle_rows)
+    assert all(not c["applicable"] for c in checks if "slope" in c["claim"])
     report = open(tmp_path / "oracle" / "report.html").read()
     assert "oracle DCT slope" in report
 
