@@ -72,6 +72,9 @@ def jacobian(model, image, sigma, out_dir, method, top_k, size, seed, chunk_size
     if s.get("bias_free_error") is not None:
         click.echo(f"checks: ||f(y) - J y||/||f(y)|| = {s['bias_free_error']:.2e}, "
                    f"||J - J^T||/||J|| = {s['asymmetry']:.3f}")
+    if s.get("sure_mse") is not None:
+        click.echo(f"SURE of the MSE {s['sure_mse']:.3g} per pixel (sigma^2 tr J / D = "
+                   f"{s['optimal_mse_identity']:.3g}, the MSE of the optimal denoiser only)")
     click.echo(f"Wrote {os.path.join(out_dir, '')}")
 
 

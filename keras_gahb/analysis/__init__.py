@@ -2,7 +2,13 @@
 
 - Jacobians: `jacobian` (full, chunked), checks `bias_free_error` and `asymmetry`,
   `eigen_analysis` -> `EigenAnalysis` (eigenvalues/vectors of sym J, <x, e_k>, tr J);
-  matrix-free `top_eigenpairs` (block Krylov or Lanczos) and `hutchinson_trace`.
+  matrix-free `top_eigenpairs` (block Krylov or Lanczos) and `hutchinson_trace`;
+  measured facts `jacobian_facts` (asymmetry, negative eigenvalues of sym J, how well
+  sym(J) y reconstructs f(y)) and `describe_jacobian_facts`.
+- SURE: `sure_mse` (exact or Hutchinson tr J), `sure_from_trace`, and
+  `optimal_mse_identity` (sigma^2 tr J / D: the MSE of the optimal denoiser only).
+- Harmonic structure against a fixed-filter control: `contour_band`,
+  `contour_concentration`, `contour_adaptation` (own-contour excess, 0 for any fixed filter).
 - Measures: `psnr_curve`, `train_test_gap`, `mse_curve`, `mse_slope`,
   `cosine_similarity`, `nearest_neighbors`, `memorization_ratio`,
   `relative_model_variance`, `kl_bound`, and the `EmpiricalOptimalDenoiser`
@@ -43,7 +49,17 @@ from keras_gahb.analysis.empirical_optimal_denoiser import (
     EmpiricalOptimalDenoiser,
     empirical_optimal_denoiser,
 )
+from keras_gahb.analysis.harmonic import (
+    contour_adaptation,
+    contour_band,
+    contour_concentration,
+)
 from keras_gahb.analysis.jacobian import asymmetry, bias_free_error, jacobian, symmetric_eigh
+from keras_gahb.analysis.jacobian_facts import (
+    describe_jacobian_facts,
+    jacobian_facts,
+    jacobian_facts_matrix_free,
+)
 from keras_gahb.analysis.matrix_free import hutchinson_trace, top_eigenpairs
 from keras_gahb.analysis.measures import (
     cosine_similarity,
@@ -102,6 +118,7 @@ from keras_gahb.analysis.run import (
     load_denoiser,
     load_images,
 )
+from keras_gahb.analysis.sure import optimal_mse_identity, sure_from_trace, sure_mse
 
 __all__ = [
     "basis_coefficients",
@@ -130,6 +147,15 @@ __all__ = [
     "branching",
     "calibrate_patch_size",
     "compare_with_references",
+    "contour_adaptation",
+    "contour_band",
+    "contour_concentration",
+    "describe_jacobian_facts",
+    "jacobian_facts",
+    "jacobian_facts_matrix_free",
+    "optimal_mse_identity",
+    "sure_from_trace",
+    "sure_mse",
     "default_patch_size",
     "dimension_curve",
     "disc_tangent_basis",

@@ -4,20 +4,27 @@
 import numpy as np
 
 from keras_gahb.analysis.jacobian import asymmetry, bias_free_error, jacobian, symmetric_eigh
+from keras_gahb.analysis.jacobian_facts import jacobian_facts
 from keras_gahb.analysis.measures import denoise
+from keras_gahb.analysis.sure import optimal_mse_identity, sure_from_trace
 from keras_gahb.utils import atomic_write_json, numpy_rng, save_npz_atomic
 
 
 class EigenAnalysis:
     """The eigendecomposition of the symmetrized Jacobian of a denoiser at y = x + sigma z.
 
-    A bias-free denoiser satisfies f(y) = J(y) y, and with J ~ sym(J) =
-    sum_k lambda_k e_k e_k^T it acts as a shrinkage in an adaptive basis:
+    A bias-free denoiser satisfies f(y) = J(y) y; where J is symmetric, with
+    sym(J) = sum_k lambda_k e_k e_k^T, it acts as a shrinkage in an adaptive basis:
 
-        f(y) ~ sum_k lambda_k <y, e_k> e_k.
+        f(y) = sum_k lambda_k <y, e_k> e_k.
 
-    The effective dimensionality is tr J = sum_k lambda_k; by SURE the MSE is
-    about sigma^2 tr J. `coefficients` are <x, e_k> of the clean image.
+    How far that holds for this J is measured in `facts` (`jacobian_facts`:
+    asymmetry, negative eigenvalues of sym(J), PSNR of sym(J) y against f(y)).
+    The effective dimensionality is tr J = sum_k lambda_k. `sure_mse` is SURE,
+    (||y - f(y)||^2 + 2 sigma^2 tr J - D sigma^2) / D, an unbiased estimate of
+    this denoiser's MSE per pixel; `optimal_mse_identity` is sigma^2 tr J / D,
+    equal to the MSE only for the optimal denoiser. `coefficients` are <x, e_k>
+    of the clean image.
 
     Attributes:
         clean, noisy, denoised: (H, W, C) images.
@@ -26,10 +33,12 @@ class EigenAnalysis:
         coefficients: <x, e_k> (D,); noisy_coefficients: <y, e_k> (D,).
         trace: tr J; bias_free_error: ||f(y) - J y|| / ||f(y)||;
         asymmetry: ||J - J^T|| / ||J||; jacobian: (D, D) or None.
+        facts: the `jacobian_facts` dict, or None (matrix-free: no full J).
+        sure_mse, optimal_mse_identity: see above (None without sigma).
     """
 
     def __init__(self, clean, noisy, denoised, sigma, eigenvalues, eigenvectors, trace,
-                 bias_free_error, asymmetry, jacobian=None):
+                 bias_free_error, asymmetry, jacobian=None, facts=None):
         self.clean = np.asarray(clean, np.float32)
         self.noisy = np.asarray(noisy, np.float32)
         self.denoised = np.asarray(denoised, np.float32)
@@ -40,12 +49,27 @@ class EigenAnalysis:
         self.bias_free_error = float(bias_free_error)
         self.asymmetry = float(asymmetry)
         self.jacobian = jacobian
+        self.facts = facts
         self.coefficients = self.eigenvectors.T @ self.clean.ravel().astype(np.float64)
         self.noisy_coefficients = self.eigenvectors.T @ self.noisy.ravel().astype(np.float64)
 
     @property
     def image_shape(self):
         return self.clean.shape
+
+    @property
+    def sure_mse(self):
+        """SURE (||y - f(y)||^2 + 2 sigma^2 tr J - D sigma^2) / D: this denoiser's MSE, estimated."""
+        if self.sigma is None or not self.sigma > 0:
+            return None
+        return sure_from_trace(self.noisy, self.denoised, self.trace, self.sigma)
+
+    @property
+    def optimal_mse_identity(self):
+        """sigma^2 tr J / D, equal to the MSE only for the optimal denoiser (not SURE)."""
+        if self.sigma is None or not self.sigma > 0:
+            return None
+        return float(optimal_mse_identity(self.trace, self.sigma, self.clean.size))
 
     def eigenvector_images(self, indices):
         """Eigenvectors e_k for `indices` as images (len(indices), H, W, C)."""
@@ -58,20 +82,29 @@ class EigenAnalysis:
         mse_out = float(np.mean((self.denoised - self.clean) ** 2))
         picked = {str(int(k)): float(self.eigenvalues[k]) for k in eigenvalue_indices
                   if 0 <= k < len(self.eigenvalues)}
-        return {
+        identity = self.optimal_mse_identity
+        summary = {
             "image_shape": list(self.image_shape),
             "sigma": self.sigma,
             "input_psnr": float(-10 * np.log10(max(mse_in, 1e-30))),
             "output_psnr": float(-10 * np.log10(max(mse_out, 1e-30))),
+            "mse": mse_out,
             "effective_dimensionality": self.trace,
             "sum_of_eigenvalues": float(self.eigenvalues.sum()),
-            "sure_mse_estimate": None if self.sigma is None
-            else float(self.sigma**2 * self.trace / self.clean.size),
+            "sure_mse": self.sure_mse,
+            "optimal_mse_identity": identity,
+            "mse_over_optimal_mse_identity": None if not identity
+            else float(mse_out / identity),
+            # Deprecated alias of optimal_mse_identity (it never was SURE; see sure_mse).
+            "sure_mse_estimate": identity,
             "bias_free_error": self.bias_free_error,
             "asymmetry": self.asymmetry,
             "top_eigenvalues": self.eigenvalues[:16].tolist(),
             "eigenvalues": picked,
         }
+        if self.facts is not None:
+            summary["jacobian_facts"] = dict(self.facts)
+        return summary
 
     def save(self, folder):
         """Write eigen.npz (arrays) and eigen.json (summary) into `folder`, atomically."""
@@ -131,4 +164,5 @@ def eigen_analysis(denoiser, image, sigma=None, noisy=None, seed=0, chunk_size=N
         eigenvalues=values, eigenvectors=vectors, trace=float(np.trace(J[0], dtype=np.float64)),
         bias_free_error=bias_free_error(J, noisy[None], denoised)[0],
         asymmetry=asymmetry(J)[0], jacobian=J[0] if keep_jacobian else None,
+        facts=jacobian_facts(J[0], noisy, denoised[0], clean=clean, eigenvalues=values),
     )

@@ -56,6 +56,7 @@ def analyze_jacobian(out_dir, model, image, sigma, seed=0, method="full", top_k=
         summary = result.summary()
         summary.update(
             effective_dimensionality_standard_error=trace["standard_error"],
+            sure_mse_standard_error=2 * float(sigma) ** 2 * trace["standard_error"] / x.size,
             method=method, products=top["products"], converged=top["converged"],
             max_residual=float(np.max(top["residuals"])), seconds=top["seconds"],
             bias_free_error=None, asymmetry=None, sum_of_eigenvalues=None,

@@ -9,6 +9,7 @@ from keras_gahb.analysis import figures
 from keras_gahb.experiments.plan import plan
 from keras_gahb.experiments.reproduction_config import PAPER_DISC_EIGENVALUES
 from keras_gahb.experiments.trained_models import train_model
+from keras_gahb.metrics import noisy_versions
 from keras_gahb.models import load_denoiser
 from keras_gahb.utils import atomic_write_json
 
@@ -16,11 +17,106 @@ from keras_gahb.utils import atomic_write_json
 MANIFOLD_DIMENSION = 5
 #: Images whose Jacobian spectrum is averaged.
 JACOBIAN_IMAGES = 4
-#: An eigenvalue above this counts as "well above zero" (kept, not cut off).
+#: An eigenvalue above this counts as "well above zero" (kept, not cut off): information.
 KEPT_THRESHOLD = 0.5
-#: A denoiser that adapts to the 5-D manifold keeps at most this many times 5 eigenvalues above
-#: KEPT_THRESHOLD (the paper's: 7); the identity keeps all D of them.
-KEPT_FACTOR_MAX = 3
+#: How far from the paper's values the spectrum may be: the paper's own largest distance of a
+#: tangent eigenvalue from 1 (lambda_0..4 = 1.177 ... 0.945: 0.177), the one scale of deviation
+#: the paper gives.
+SPECTRUM_TOLERANCE = max(abs(v - 1.0) for v in PAPER_DISC_EIGENVALUES[:MANIFOLD_DIMENSION])
+
+
+def disc_regime(mse, input_mse, sigma, num_pixels, trace):
+    """Is the denoiser in the paper's shrinkage regime at sigma? Optimal 5 sigma^2 / D < MSE < identity.
+
+    The eigenvalue count of the paper (5 near 1, extra GAHB vectors below) describes a denoiser
+    whose error is shrinkage (variance), between the optimal manifold denoiser's 5 sigma^2 / D
+    (small sigma) and the identity's (the measured input MSE, about sigma^2). A denoiser worse
+    than the identity errs by bias; one below the optimum knows the image (an oracle or a copy).
+
+    Args:
+        mse: the denoiser's mean MSE per pixel at sigma.
+        input_mse: the identity's MSE per pixel on the same noisy images.
+        sigma: the noise level.
+        num_pixels: D.
+        trace: mean tr J at sigma (for MSE / (sigma^2 tr J / D), 1 for the optimal denoiser).
+
+    Returns:
+        dict: "in_regime", "mse", "optimal_mse" (5 sigma^2 / D), "identity_mse",
+        "optimal_mse_identity" (sigma^2 tr J / D), "mse_over_optimal_mse_identity",
+        "output_psnr", "input_psnr", "reason" (one line with the numbers).
+    """
+    sigma = float(sigma)
+    optimal = MANIFOLD_DIMENSION * sigma**2 / num_pixels
+    identity_trace = sigma**2 * float(trace) / num_pixels
+    ratio = float(mse) / identity_trace if identity_trace > 0 else float("inf")
+    out_db = float(-10 * np.log10(max(mse, 1e-30)))
+    in_db = float(-10 * np.log10(max(input_mse, 1e-30)))
+    numbers = (f"MSE {mse:.3g} against optimal 5 sigma^2/D = {optimal:.3g} and the identity's "
+               f"{input_mse:.3g} at sigma={sigma:g}; MSE / (sigma^2 tr J / D) = {ratio:.1f}")
+    if mse >= input_mse:
+        reason = (f"{numbers}; out {out_db:.1f} dB <= in {in_db:.1f} dB: no better than the identity "
+                  "(its error is not the shrinkage the paper describes), not in the shrinkage "
+                  "regime")
+    elif mse <= optimal:
+        reason = (f"{numbers}: below the optimal manifold denoiser's MSE (an oracle or a copy of "
+                  "the image), not in the shrinkage regime")
+    else:
+        reason = f"{numbers}; out {out_db:.1f} dB > in {in_db:.1f} dB: in the shrinkage regime"
+    return {"in_regime": bool(optimal < mse < input_mse), "mse": float(mse),
+            "optimal_mse": optimal, "identity_mse": float(input_mse),
+            "optimal_mse_identity": identity_trace, "mse_over_optimal_mse_identity": ratio,
+            "output_psnr": out_db, "input_psnr": in_db, "reason": reason}
+
+
+def disc_spectrum_checks(regime, eigenvalues, sigma):
+    """The two spectrum checks, applicable only in the regime (`disc_regime`).
+
+    lambda_0..4 (the tangent space) against 1 and lambda_5..9 (extra GAHB vectors) against the
+    paper's 0.674 ... 0.278, each within SPECTRUM_TOLERANCE. Out of the regime both are N/A
+    with the regime's numbers.
+
+    Args:
+        regime: the `disc_regime` dict at sigma.
+        eigenvalues: the mean top eigenvalues (>= 10), descending.
+        sigma: the noise level of the Jacobians.
+    """
+    values = np.asarray(eigenvalues, np.float64)[:2 * MANIFOLD_DIMENSION]
+    d = MANIFOLD_DIMENSION
+    paper = np.asarray(PAPER_DISC_EIGENVALUES, np.float64)
+    tangent_gap = float(np.max(np.abs(values[:d] - 1.0)))
+    extra_gap = float(np.max(np.abs(values[d:] - paper[d:])))
+    tol = SPECTRUM_TOLERANCE
+    applicable = regime["in_regime"]
+    not_in = regime["reason"]
+    return [
+        _row(f"in the shrinkage regime at sigma={sigma:g}, the {d} tangent eigenvalues "
+             f"lambda_0..{d - 1} are within {tol:.3f} of 1 (the paper's largest deviation; paper: "
+             f"{', '.join(f'{v:.3f}' for v in paper[:d])})",
+             ", ".join(f"{v:.3f}" for v in values[:d]), tangent_gap <= tol,
+             reason=(f"max |lambda_k - 1| = {tangent_gap:.3f} ({'<=' if tangent_gap <= tol else '>'}"
+                     f" {tol:.3f}); {not_in}") if applicable else not_in,
+             distance=f"{tol - tangent_gap:+.3f} in eigenvalue", applicable=applicable),
+        _row(f"in the shrinkage regime at sigma={sigma:g}, the extra GAHB eigenvalues "
+             f"lambda_{d}..{2 * d - 1} are within {tol:.3f} of the paper's "
+             f"({', '.join(f'{v:.3f}' for v in paper[d:])}): not cut off, below the tangent ones",
+             ", ".join(f"{v:.3f}" for v in values[d:]), extra_gap <= tol,
+             reason=(f"max |lambda_k - paper_k| = {extra_gap:.3f} "
+                     f"({'<=' if extra_gap <= tol else '>'} {tol:.3f})") if applicable else not_in,
+             distance=f"{tol - extra_gap:+.3f} in eigenvalue", applicable=applicable),
+    ]
+
+
+def _row(claim, value, passed, reason="", distance=None, applicable=True):
+    passed = bool(passed)
+    return {"claim": claim, "value": value, "passed": passed, "applicable": bool(applicable),
+            "reason": reason, "distance": None if passed or not applicable else distance}
+
+
+def _mse_at(denoiser, images, sigma, seed):
+    """(mean output MSE, mean input MSE) per pixel at sigma on the same noisy images."""
+    noisy = next(iter(noisy_versions(images, [sigma], seed)))
+    denoised = analysis.denoise(denoiser, noisy)
+    return (float(np.mean((denoised - images) ** 2)), float(np.mean((noisy - images) ** 2)))
 
 
 def run_discs(config, run_dir, verbose=1):
@@ -45,7 +141,11 @@ def run_discs(config, run_dir, verbose=1):
     optimal = MANIFOLD_DIMENSION * sigmas**2 / num_pixels  # projection on the tangent space
     mean_mse = mse.mean(axis=0)
     output_psnr = -10 * np.log10(np.maximum(mean_mse, 1e-10))
-    input_psnr = -20 * np.log10(sigmas)
+    # The identity's PSNR on the same noisy images (mse_curve's z), not the nominal -20 log10
+    # sigma: with few test pixels the two differ by a few tenths of a dB.
+    input_psnr = -10 * np.log10(np.array([
+        np.mean((noisy - test) ** 2) for noisy in noisy_versions(test, sigmas, config.seed)]))
+    nominal_input_psnr = -20 * np.log10(sigmas)
 
     if verbose:
         print(f"[discs] Jacobians of {JACOBIAN_IMAGES} test images at sigma={config.jacobian_sigma}",
@@ -60,7 +160,12 @@ def run_discs(config, run_dir, verbose=1):
     mean_top = spectra[:, :10].mean(axis=0)
     kept = (spectra > KEPT_THRESHOLD).sum(axis=1)
     traces = spectra.sum(axis=1)
+    mse_j, input_mse_j = _mse_at(denoiser, test, config.jacobian_sigma, config.seed)
+    regime = disc_regime(mse_j, input_mse_j, config.jacobian_sigma, num_pixels,
+                         float(traces.mean()))
 
+    margins = output_psnr - input_psnr
+    worst, worst_sigma = float(margins.min()), float(sigmas[int(np.argmin(margins))])
     figure_slope = os.path.join(out, "mse_slope.png")
     figures.mse_slope_figure(figure_slope, sigmas, {"denoiser": mean_mse},
                              fits={"denoiser": fit}, optimal=optimal)
@@ -74,6 +179,7 @@ def run_discs(config, run_dir, verbose=1):
         "mse_over_optimal": (mean_mse / optimal).tolist(),
         "output_psnr": output_psnr.tolist(),
         "input_psnr": input_psnr.tolist(),
+        "input_psnr_nominal": nominal_input_psnr.tolist(),
         "optimal_slope": 1.0,
         "top_eigenvalues_mean": mean_top.tolist(),
         "paper_top_eigenvalues": list(PAPER_DISC_EIGENVALUES),
@@ -82,6 +188,8 @@ def run_discs(config, run_dir, verbose=1):
         "effective_dimensionality": traces.tolist(),
         "manifold_dimension": MANIFOLD_DIMENSION,
         "jacobian_sigma": config.jacobian_sigma,
+        "regime": regime,
+        "spectrum_tolerance": SPECTRUM_TOLERANCE,
     }
     atomic_write_json(os.path.join(out, "measures.json"), numbers)
     return {
@@ -92,26 +200,19 @@ def run_discs(config, run_dir, verbose=1):
             "curved 5-D manifold). At small sigma the optimal denoiser projects on the 5-D "
             "tangent space: MSE = 5 sigma^2 (per image), slope 1. The paper finds the network "
             "sub-optimal: a slope below 1, 5 eigenvalues near 1 for the tangent space, and extra "
-            "geometry-adaptive harmonic vectors with eigenvalues that are not cut off.",
+            "geometry-adaptive harmonic vectors with eigenvalues that are not cut off. That "
+            "description is of a denoiser in the shrinkage regime: its MSE between the optimal "
+            "5 sigma^2 / D and the identity's sigma^2. The spectrum checks apply only there; "
+            f"here, at sigma={config.jacobian_sigma:g}: {regime['reason']}.",
         ],
         "checks": [
-            {
-                "claim": "the denoiser is never worse than the identity: output PSNR >= input "
-                         f"PSNR at every sigma in {list(config.slope_sigmas)}",
-                "value": ", ".join(f"{o:.1f} vs {i:.1f} dB" for o, i in zip(output_psnr,
-                                                                          input_psnr)),
-                "passed": bool(np.all(output_psnr >= input_psnr)),
-            },
-            {
-                "claim": f"the Jacobian keeps the {MANIFOLD_DIMENSION} tangent directions and cuts "
-                         f"off most others: between {MANIFOLD_DIMENSION} and "
-                         f"{KEPT_FACTOR_MAX * MANIFOLD_DIMENSION} eigenvalues above "
-                         f"{KEPT_THRESHOLD} at sigma={config.jacobian_sigma} (paper: 7; "
-                         f"identity: {num_pixels})",
-                "value": f"{kept.tolist()} (per image)",
-                "passed": bool(np.all((kept >= MANIFOLD_DIMENSION)
-                                      & (kept <= KEPT_FACTOR_MAX * MANIFOLD_DIMENSION))),
-            },
+            _row("the denoiser is never worse than the identity: output PSNR >= input "
+                 f"PSNR (the same noisy images) at every sigma in {list(config.slope_sigmas)}",
+                 ", ".join(f"{o:.1f} vs {i:.1f} dB" for o, i in zip(output_psnr, input_psnr)),
+                 np.all(output_psnr >= input_psnr),
+                 reason=f"worst output - input PSNR {worst:+.1f} dB at sigma={worst_sigma:g}",
+                 distance=f"{worst:+.1f} dB"),
+            *disc_spectrum_checks(regime, mean_top, config.jacobian_sigma),
         ],
         "numbers": numbers,
         "tables": [{
@@ -129,7 +230,9 @@ def run_discs(config, run_dir, verbose=1):
                        f"(mean over {JACOBIAN_IMAGES} test images) and the paper's (80x80, sigma=0.04)",
             "header": ["k"] + [str(k) for k in range(10)],
             "rows": [["measured"] + [float(v) for v in mean_top],
-                     ["paper"] + list(PAPER_DISC_EIGENVALUES)],
+                     ["paper"] + list(PAPER_DISC_EIGENVALUES),
+                     [f"above {KEPT_THRESHOLD} (per image)", ", ".join(map(str, kept.tolist()))]
+                     + [""] * 9],
         }],
         "figures": [
             {"path": figure_slope, "caption": (

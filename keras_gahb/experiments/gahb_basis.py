@@ -6,6 +6,7 @@ import numpy as np
 
 from keras_gahb import analysis
 from keras_gahb.analysis import figures
+from keras_gahb.analysis.harmonic import ADAPTATION_Z, FLOAT_FLOOR
 from keras_gahb.experiments.plan import transition_model_dir
 from keras_gahb.experiments.transition import _check, train_transition_models
 from keras_gahb.models import load_denoiser
@@ -234,6 +235,7 @@ def run_gahb(config, run_dir, verbose=1):
     mse = analysis.mse_curve(denoiser, held_out, [config.gahb_sigma], seed=config.seed)[:, 0]
     optimality = optimality_numbers(mse, held_out, config.gahb_sigma)
     names = [GAHB] + [f"{b} from noisy" for b in FIXED_BASES] + [f"{b} oracle" for b in FIXED_BASES]
+    facts = jacobian_fact_rows(analyses, images)
 
     trace = result.trace
     top = min(max(8, int(round(2 * trace))), len(result.eigenvalues))
@@ -252,6 +254,7 @@ def run_gahb(config, run_dir, verbose=1):
         "energy_captured": {name: energies[name].tolist() for name in names},
         "kept_eigenvalues_per_image": energies["kept"],
         "adaptivity_images": len(images),
+        "jacobian_facts_measured": facts["numbers"],
         "optimality": optimality,
     })
     atomic_write_json(os.path.join(out, "measures.json"), summary)
@@ -261,8 +264,10 @@ def run_gahb(config, run_dir, verbose=1):
         "paragraphs": [
             f"The Jacobian J(y) of the N={n:,} S1 denoiser at held-out test images with "
             f"sigma={config.gahb_sigma}. With no bias, f(y) = J(y) y (checked in the test suite; "
-            f"here {result.bias_free_error:.1e}), and J is nearly symmetric, so f shrinks y in "
-            "the eigenbasis of J: f(y) = sum_k lambda_k <y, e_k> e_k.",
+            f"here {result.bias_free_error:.1e}). The paper reads f as a shrinkage in the "
+            "eigenbasis of J, f(y) = sum_k lambda_k <y, e_k> e_k, exact where J is symmetric "
+            f"(as the optimal J* = Cov[x|y]/sigma^2 is). Measured at the first test image: "
+            f"{facts['sentence']}.",
             "In the paper's terms the claim is optimality: the denoiser's MSE reaches what the "
             "best shrinkage in an adapted basis gives. The references are the oracle projection "
             "risks sum_k min(c_k^2, sigma^2) / D of the 2-D DCT and of Haar wavelets (keep or "
@@ -280,11 +285,7 @@ def run_gahb(config, run_dir, verbose=1):
         "checks": [
             optimality_check(optimality),
             adaptation_check(energies, config.gahb_sigma),
-            {
-                "claim": "J is nearly symmetric (||J - J^T|| / ||J|| < 0.25)",
-                "value": f"{result.asymmetry:.3f}",
-                "passed": bool(result.asymmetry < 0.25),
-            },
+            *facts["checks"],
         ],
         "numbers": summary,
         "tables": [
@@ -336,3 +337,94 @@ def _energy_figure(path, ks, energies):
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=150, bbox_inches="tight")
     return path
+
+
+def jacobian_fact_rows(analyses, images):
+    """The GAHB part's measured Jacobian facts (information rows) and its contour-adaptation check.
+
+    Information (applicable False: no sourced threshold): the asymmetry ||J - J^T|| / ||J||, the
+    negative eigenvalues of sym(J) (none for the optimal J* = Cov[x|y] / sigma^2), the PSNR at
+    which the shrinkage form sym(J) y reconstructs f(y) (beside J y, the bias-free identity),
+    and the frequency-vs-lambda rank correlation (a fixed low-pass filter has it too). The check
+    (`keras_gahb.analysis.contour_adaptation`): the top-K eigenvectors at each image put more of
+    their energy on that image's contour band than on the other images' bands, K = the median
+    number of eigenvalues above 0.5; exactly 0 for any fixed linear filter.
+
+    Args:
+        analyses: `EigenAnalysis` results at the images (with `facts`), >= 2.
+        images: their clean images (n, H, W, C).
+
+    Returns:
+        dict: "checks" (rows of the shared schema), "numbers", "sentence" (the first image's
+        facts in words, `keras_gahb.analysis.describe_jacobian_facts`).
+    """
+    facts = [a.facts for a in analyses]
+    asym = [f["asymmetry"] for f in facts]
+    negative = [(f["negative_count"], f["negative_sum"], f["min_eigenvalue"]) for f in facts]
+    sym_db = [f["sym_reconstruction_psnr"] for f in facts]
+    homogeneity_db = [f["homogeneity_psnr"] for f in facts]
+    ratios = [f.get("sym_error_over_denoising_error", float("nan")) for f in facts]
+    kept = [int(np.sum(a.eigenvalues > 0.5)) for a in analyses]
+    k = max(1, int(np.median(kept)))
+    contour = analysis.contour_adaptation([a.eigenvectors for a in analyses], images, k=k,
+                                          eigenvalues=[a.eigenvalues for a in analyses])
+    top = min(max(8, int(round(2 * analyses[0].trace))), len(analyses[0].eigenvalues))
+    from scipy import stats  # here, not at import: scipy.stats costs seconds to import
+
+    rho = float(stats.spearmanr(np.arange(top), eigenvector_frequency(
+        analyses[0].eigenvector_images(np.arange(top)))).statistic)
+    n = len(analyses)
+    threshold = max(ADAPTATION_Z * contour["standard_error"],
+                    FLOAT_FLOOR)
+
+    def info(claim, value, passed, reason):
+        return {"claim": f"information, not a check: {claim}", "value": value,
+                "passed": bool(passed), "applicable": False, "reason": reason, "distance": None}
+
+    checks = [
+        info("asymmetry of J, ||J - J^T||_F / ||J||_F (0 for the optimal J* = Cov[x|y]/sigma^2)",
+             ", ".join(f"{v:.3f}" for v in asym), max(asym) <= 1e-3,
+             f"measured at {n} test images; no sourced threshold makes a nonzero value 'nearly "
+             "symmetric', so it is reported, not judged"),
+        info("negative eigenvalues of sym(J) (J* has none: a covariance)",
+             "; ".join(f"{c} (sum {s:.2g}, min {m:.2g})" for c, s, m in negative),
+             all(c == 0 for c, _, _ in negative),
+             "count, sum and smallest of the negative eigenvalues per image"),
+        info("the shrinkage form sym(J) y = sum_k lambda_k <y, e_k> e_k reconstructs f(y)",
+             "; ".join(f"{s:.1f} dB (J y: {h:.1f} dB; error {r:.2f} of ||f(y) - x||)"
+                       for s, h, r in zip(sym_db, homogeneity_db, ratios)),
+             all(r < 1 for r in ratios),
+             "PSNR of sym(J) y against f(y) per image, beside J y (exact for a bias-free f) and "
+             "the reconstruction error over the denoising error (below 1: the eigenbasis "
+             "describes f to the accuracy of f)"),
+        info("eigenvector frequency rises as lambda falls (Spearman rho of mean squared "
+             f"gradient against rank, top {top})", f"{rho:.2f}", rho > 0,
+             "a fixed low-pass filter's eigenvectors (Fourier modes) rise in frequency too, so "
+             "this does not show adaptation; the contour check below does"),
+        {"claim": "harmonic structure adapted to the image: the top-K eigenvectors of J (K = "
+                  "the median count of lambda > 0.5) put more energy on their own image's "
+                  f"contour band (top {contour['fraction']:.0%} of |grad x|) than on the other "
+                  f"images' bands (excess > {ADAPTATION_Z:g} standard errors; "
+                  "0 exactly for any fixed linear filter)",
+         "value": (f"K = {k}: excess {contour['mean']:+.3f} (se {contour['standard_error']:.3f}); "
+                   f"concentration on own band {np.mean(contour['own_concentration']):.2f}, on "
+                   f"others' {np.mean(contour['other_concentration']):.2f} (1 = even)"),
+         "passed": contour["adapts"], "applicable": True,
+         "reason": (f"mean own-contour excess {contour['mean']:+.3f} over {n} test images "
+                    f"{'>' if contour['adapts'] else '<='} {threshold:.3f}"),
+         "distance": None if contour["adapts"] else
+         f"{contour['mean'] - threshold:+.3f} in concentration"},
+    ]
+    numbers = {
+        "asymmetry_per_image": asym, "negative_eigenvalues_per_image": [list(v) for v in negative],
+        "sym_reconstruction_psnr_per_image": sym_db, "homogeneity_psnr_per_image": homogeneity_db,
+        "sym_error_over_denoising_error_per_image": ratios,
+        "sure_mse_per_image": [a.sure_mse for a in analyses],
+        "optimal_mse_identity_per_image": [a.optimal_mse_identity for a in analyses],
+        "mse_per_image": [float(np.mean((a.denoised - a.clean) ** 2)) for a in analyses],
+        "contour_adaptation": {key: (value.tolist() if isinstance(value, np.ndarray) else value)
+                               for key, value in contour.items()},
+        "frequency_rank_correlation": rho,
+    }
+    return {"checks": checks, "numbers": numbers,
+            "sentence": analysis.describe_jacobian_facts(facts[0])}

@@ -62,6 +62,11 @@ def test_analyze_jacobian_cli(data, tmp_path):
     summary = json.loads((tmp_path / "eigen.json").read_text())
     assert summary["bias_free_error"] < 1e-5
     assert summary["effective_dimensionality"] == pytest.approx(summary["sum_of_eigenvalues"], rel=1e-4)
+    # SURE and sigma^2 tr J / D, apart, and the measured Jacobian facts.
+    assert "SURE of the MSE" in result.output and "optimal denoiser only" in result.output
+    assert summary["optimal_mse_identity"] == pytest.approx(
+        0.1**2 * summary["effective_dimensionality"] / np.prod(summary["image_shape"]), rel=1e-5)
+    assert summary["sure_mse"] is not None and "asymmetry" in summary["jacobian_facts"]
     _png(tmp_path / "fig2.png")
 
 

@@ -42,8 +42,11 @@ def test_wiener_filter_eigenvalues_are_known(prior):
     # Shrinkage form f(y) = sum_k lambda_k <y, e_k> e_k for a symmetric J.
     shrunk = result.eigenvectors @ (result.eigenvalues * result.noisy_coefficients)
     np.testing.assert_allclose(shrunk, result.denoised.ravel(), atol=1e-4)
-    # SURE: the optimal MSE is sigma^2 tr J* / D.
+    # For the optimal denoiser (and only for it) sigma^2 tr J* / D is the MSE.
     np.testing.assert_allclose(sigma**2 * result.trace / 64, prior.optimal_mse(sigma), rtol=1e-4)
+    assert result.optimal_mse_identity == pytest.approx(prior.optimal_mse(sigma), rel=1e-4)
+    # The Jacobian facts of a symmetric PSD J: no asymmetry, no negative mass, exact shrinkage.
+    assert result.facts["negative_count"] == 0 and result.facts["sym_reconstruction_psnr"] > 80
 
 
 @pytest.fixture(scope="module")
