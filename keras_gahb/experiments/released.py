@@ -34,6 +34,8 @@ from keras_gahb.experiments.gahb_basis import (
     adaptation_energies,
     adapts,
     eigenvector_frequency,
+    optimality_check,
+    optimality_numbers,
 )
 from keras_gahb.experiments.report import counted, write_report
 from keras_gahb.experiments.reproduction_config import (
@@ -53,12 +55,8 @@ VARIANCE_DROP = 2.0
 #: Memorization ratio (up to scale) at the smallest N >= 2, and its ceiling at the largest N.
 MEMORIZATION_TARGET = 0.9
 GENERALIZATION_MEMORIZATION_MAX = 0.1
-#: Relative gap allowed between the MSE and its optimal-denoiser value sigma^2 tr J / D.
-SURE_TOLERANCE = 0.2
 #: Largest |lambda_k - paper's lambda_k| of the face model at the paper's indices.
 EIGENVALUE_TOLERANCE = 0.2
-#: Spearman correlation of eigenvector frequency with rank (frequency rises as lambda falls).
-FREQUENCY_RHO = 0.5
 #: Probe vectors of the matrix-free Hutchinson trace and asymmetry estimates.
 PROBES = 16
 
@@ -92,6 +90,8 @@ class ReleasedConfig:
         gahb_k: eigenpairs of the face model's Jacobian (lambda_0 .. lambda_{k-1}).
         gahb_calpha_k: eigenpairs of each C^alpha model's Jacobian.
         gahb_alphas: the C^alpha models whose Jacobian is analyzed (of those selected).
+        gahb_optimality_images: held-out images (faces, or fresh C^alpha images) on which the
+            optimality check compares the MSE at gahb_sigma with the oracle DCT / Haar risks.
         gahb_ks: unused since the adaptation check runs K = 1 .. the computed eigenvalues
             above 0.5 (kept so that recorded settings still load).
         gahb_max_products: the most Jacobian products (J v and J^T v pairs) per eigen-analysis;
@@ -121,6 +121,7 @@ class ReleasedConfig:
     gahb_sigma: float = 0.15
     gahb_k: int = 48
     gahb_calpha_k: int = 16
+    gahb_optimality_images: int = 16
     gahb_alphas: tuple = released_data.RELEASED_ALPHAS
     gahb_ks: tuple = (4, 8, 16, 32)
     gahb_max_products: int = 360
@@ -737,6 +738,16 @@ def _gahb_step(context, kind, value, folder, key):
     trace = analysis.hutchinson_trace(model, noisy, num_probes=PROBES, batch_size=PROBES,
                                       seed=c.seed)
     mse = float(np.mean((fy - clean) ** 2))
+    # Optimality in the paper's terms (`gahb_basis.optimality_numbers`): the MSE at gahb_sigma
+    # on held-out images against the oracle DCT / Haar projection risks of the same images.
+    if kind == "faces":
+        held = context.heldout()[:c.gahb_optimality_images]
+    else:
+        held = _calpha_images(c, value, c.gahb_optimality_images, offset=2)
+    held_noisy = (held + c.gahb_sigma * rng.standard_normal(held.shape)).astype("float32")
+    held_f = np.asarray(model.predict(held_noisy, batch_size=8, verbose=0), np.float64)
+    optimality = optimality_numbers(np.mean((held_f - held) ** 2, axis=(1, 2, 3)), held,
+                                    c.gahb_sigma)
     eigen = analysis.EigenAnalysis(
         clean=clean, noisy=noisy, denoised=fy, sigma=c.gahb_sigma,
         eigenvalues=top["eigenvalues"], eigenvectors=top["eigenvectors"],
@@ -767,6 +778,7 @@ def _gahb_step(context, kind, value, folder, key):
         "input_psnr": float(-10 * np.log10(max(np.mean((noisy - clean) ** 2), 1e-30))),
         "output_psnr": float(-10 * np.log10(max(mse, 1e-30))),
         "asymmetry": asym, "bias_free_error": eigen.bias_free_error,
+        "optimality": optimality,
         "adaptivity_ks": ks,
         "energy_captured": {name: np.asarray(energies[name]).tolist() for name in names},
         "adapts": adapts(energies),
@@ -810,25 +822,30 @@ def released_gahb_checks(config, results):
             r["adapts"], reason="GAHB above both noisy-chosen fixed bases at every K"
             if r["adapts"] else "a noisy-chosen fixed basis captures as much at some K",
             distance=f"{margin:+.3f} in share"))
-        gap = abs(r["mse"] - r["sure_optimal_mse"]) / max(r["mse"], 1e-30)
-        optimal = denoises and gap <= SURE_TOLERANCE
+        if "optimality" in r:  # steps cached before the check have no held-out MSE
+            row = optimality_check(r["optimality"])
+            row = {**row, "claim": f"{label}: " + row["claim"]}
+            if not denoises:
+                row.update(passed=False, reason=gate + "; " + row["reason"])
+            checks.append(_with_schema(row))
+        else:
+            checks.append(check_row(label, f"{label}: GAHB optimality against the oracle DCT "
+                                    "and Haar risks", "-", False, applicable=False,
+                                    reason="this step was cached before the optimality check: "
+                                    "delete steps/gahb_* to compute it"))
         checks.append(check_row(
-            label, f"{label}: near-optimal: MSE within {SURE_TOLERANCE:.0%} of sigma^2 tr J / D "
-            "(equal for the optimal denoiser, MSE* = sigma^2 E[tr J*] / D; not the MSE of any "
-            f"other) and a PSNR gain >= {TRAINED_GAIN_DB:g} dB",
-            f"MSE {r['mse']:.2e} vs {r['sure_optimal_mse']:.2e} (gap {gap:.0%}); gain "
-            f"{gain:+.2f} dB" + (f"; SURE {r['sure_mse']:.2e}" if "sure_mse" in r else ""),
-            optimal, reason=gate if not denoises else
-            f"relative gap {gap:.0%} {'<=' if optimal else '>'} {SURE_TOLERANCE:.0%}",
-            distance=f"{SURE_TOLERANCE - gap:+.2f} in relative gap" if denoises else
-            f"{gain - TRAINED_GAIN_DB:+.2f} dB"))
+            label, f"information, not a check: {label}: MSE against sigma^2 tr J / D (equal in "
+            "expectation for the optimal denoiser only) and SURE",
+            f"MSE {r['mse']:.2e} vs {r['sure_optimal_mse']:.2e}; gain {gain:+.2f} dB"
+            + (f"; SURE {r['sure_mse']:.2e}" if "sure_mse" in r else ""), False,
+            applicable=False, reason="the optimality check above compares with the oracle "
+            "projection risks"))
         rho = r["frequency_rank_correlation"]
-        rises = bool(np.isfinite(rho) and rho >= FREQUENCY_RHO)
         checks.append(check_row(
-            label, f"{label}: eigenvector frequency rises as lambda falls (Spearman rho >= "
-            f"{FREQUENCY_RHO} over the top {r['k']})", f"rho {rho:.2f}", rises,
-            reason=f"rho {rho:.2f} {'>=' if rises else '<'} {FREQUENCY_RHO}",
-            distance=f"{rho - FREQUENCY_RHO:+.2f} in rho"))
+            label, f"information, not a check: {label}: eigenvector frequency against rank "
+            f"(Spearman rho over the top {r['k']})", f"rho {rho:.2f}", False, applicable=False,
+            reason="a fixed low-pass filter's eigenvectors (Fourier modes) rise in frequency "
+            "too, so this does not show adaptation"))
         sym_db = r.get("sym_reconstruction_psnr")
         checks.append(check_row(
             label, f"information, not a check: {label}: asymmetry ||J - J^T|| / ||J|| (0 for the "

@@ -106,7 +106,9 @@ def test_every_part_end_to_end_through_the_cli_and_the_checks_fail(released, tmp
     assert not check("S1 and S2 make the same images")["passed"]
     assert "not trained" in check("S1 and S2 make the same images")["reason"]
     assert not check("agreement grows with N")["passed"]
-    assert not check("faces N=99,325: near-optimal")["passed"]
+    optimal = check("faces N=99,325: GAHB optimality")
+    assert optimal["applicable"] and not optimal["passed"]
+    assert "oracle DCT" in optimal["value"] and "dB" in optimal["distance"]
     assert not check("faces N=99,325: GAHB adapts")["passed"]
     assert not check("every slope within")["passed"]
     memo = check("memorization at the smallest N")
