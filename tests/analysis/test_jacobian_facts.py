@@ -1,22 +1,10 @@
 """Jacobian facts against closed forms: symmetric PSD, non-symmetric and affine maps."""
 
-import keras
 import numpy as np
 import pytest
 
 from keras_gahb import analysis
-
-
-def _affine(matrix, offset=None):
-    a = keras.ops.convert_to_tensor(np.asarray(matrix, np.float32).T)
-    b = None if offset is None else keras.ops.convert_to_tensor(np.asarray(offset, np.float32)[None])
-
-    def f(y):
-        flat = keras.ops.reshape(y, (keras.ops.shape(y)[0], -1))
-        out = keras.ops.matmul(flat, a)
-        return keras.ops.reshape(out if b is None else out + b, keras.ops.shape(y))
-
-    return f
+from tests.analysis.test_sure import _linear as _affine  # f(y) = A y (+ b)
 
 
 def test_a_symmetric_psd_map_is_symmetric_with_no_negative_mass_and_exact_shrinkage():

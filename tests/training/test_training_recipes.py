@@ -1,6 +1,5 @@
 """Training recipes: TrainConfig's recipe fields, and every training path honours the loss weight."""
 
-import csv
 import os
 
 import keras
@@ -11,20 +10,7 @@ from keras_gahb.data import loss_weights
 from keras_gahb.data import noise as data_noise
 from keras_gahb.training import TrainConfig, train, train_stacked
 from keras_gahb.training import train_config as config_module
-
-OPTIONS = dict(image_size=8, preset="unet_tiny", epochs=2, batch_size=4, images_per_epoch=12,
-               eval_sigmas=[0.1, 0.3], eval_train_size=4, grid_images=0, lr=3e-3)
-
-
-def _images():
-    rng = np.random.default_rng(1)
-    x = rng.uniform(0.1, 0.9, size=(20, 8, 8, 1)).astype("float32")
-    return x[:6], x[6:14], x[14:]
-
-
-def _losses(run_dir):
-    with open(os.path.join(run_dir, "history.csv")) as f:
-        return np.array([float(row["loss"]) for row in csv.DictReader(f)])
+from tests.training.test_train_stacked import OPTIONS, _images, _losses
 
 
 def test_named_recipes_resolve_and_overrides_win():
