@@ -61,6 +61,19 @@ def parse_configuration(spec):
     return spec.strip(), options
 
 
+def parse_model_options(spec):
+    """'base_channels=32;levels=3' -> {"base_channels": 32, "levels": 3} (numbers or names)."""
+    options = {}
+    for item in filter(None, (p.strip() for p in spec.replace(",", ";").split(";"))):
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise click.BadParameter(f"{item!r}: use key=value", param_hint="--model")
+        value = _number_or_name(value.strip())
+        options[key.strip()] = int(value) if isinstance(value, float) and value.is_integer() \
+            else value
+    return options
+
+
 def time_to_target(curve, input_psnr):
     """The first point of `curve` at least TARGET_GAIN_DB above the input PSNR at TARGET_SIGMA."""
     target = input_psnr[_key(TARGET_SIGMA)] + TARGET_GAIN_DB
@@ -69,7 +82,7 @@ def time_to_target(curve, input_psnr):
 
 def run(configurations, images=96_000, eval_every=16_000, n_train=10_000, test_size=256,
         size=16, alpha=2.0, preset="unet_small", batch_size=64, lr=2e-3, seed=0, out=None,
-        peak_size=1024, verbose=0):
+        peak_size=1024, verbose=0, model_options=None):
     """Train each configuration on the same data and seed; return the curves as a dict."""
     import keras
 
@@ -97,11 +110,15 @@ def run(configurations, images=96_000, eval_every=16_000, n_train=10_000, test_s
     train_x, test_x = pool[:n_train], pool[n_train:]
     noisy_test = keras_gahb.metrics.noisy_versions(test_x, SIGMAS, seed=seed + 1)
     input_psnr = {s: keras_gahb.metrics.mean_psnr(y, test_x) for s, y in zip(SIGMAS, noisy_test)}
+    noisy_sigmas = [s for s in SIGMAS if s > 0]
+    oracle = {basis: {_key(s): round(float(v), 3) for s, v in zip(
+        noisy_sigmas, keras_gahb.analysis.oracle_psnr(test_x, noisy_sigmas, basis=basis))}
+        for basis in ("dct", "haar")}
     epochs = images // eval_every
     results = []
     for label, config in resolved:
         keras.utils.set_random_seed(seed)
-        model = keras_gahb.models.from_preset(preset, image_channels=1)
+        model = keras_gahb.models.from_preset(preset, image_channels=1, **(model_options or {}))
         weighted = config.loss_weight != "none"
         pairs = keras_gahb.data.noisy_pairs(
             train_x, batch_size, sigma=config.sigma_distribution,
@@ -141,7 +158,8 @@ def run(configurations, images=96_000, eval_every=16_000, n_train=10_000, test_s
             "final_psnr": curve[-1]["psnr"], "train_cpu_seconds": round(clock.cpu, 1),
         })
     summary = {
-        "setup": {"preset": preset, "dataset": f"calpha alpha={alpha:g} (authors' generator)",
+        "setup": {"preset": preset, "model_options": dict(model_options or {}),
+                  "dataset": f"calpha alpha={alpha:g} (authors' generator)",
                   "image_size": size, "n_train": n_train, "test_size": test_size,
                   "images": images, "eval_every": eval_every, "batch_size": batch_size,
                   "optimizer": "Adam, cosine decay to 0, no EMA", "seed": seed,
@@ -153,6 +171,7 @@ def run(configurations, images=96_000, eval_every=16_000, n_train=10_000, test_s
                     "load_average_after": round(os.getloadavg()[0], 2)},
         "sigmas": list(SIGMAS),
         "input_psnr": {_key(s): round(v, 3) for s, v in input_psnr.items()},
+        "oracle_psnr": oracle,
         "target": f"test PSNR at sigma {TARGET_SIGMA} >= input + {TARGET_GAIN_DB} dB",
         "configurations": results,
     }
@@ -185,6 +204,9 @@ def format_table(summary):
             f"{'not reached' if reached is None else f'{reached:.0f}'} | "
             f"{result['train_cpu_seconds']:.0f} | "
             + " | ".join(f"{result['final_psnr'][k]:.1f}" for k in keys) + " |")
+    for basis, psnr in summary.get("oracle_psnr", {}).items():
+        lines.append(f"| oracle {basis.upper()} projection risk (same test images) | | | "
+                     + " | ".join(f"{psnr[k]:.1f}" if k in psnr else "-" for k in keys) + " |")
     return "\n".join(lines)
 
 
@@ -272,14 +294,16 @@ def _train_clock(keras):
 @click.option("--size", default=16, show_default=True, type=click.IntRange(min=4))
 @click.option("--alpha", default=2.0, show_default=True, type=float)
 @click.option("--preset", default="unet_small", show_default=True)
+@click.option("--model", "model_spec", default="", metavar="KEY=VALUE;...",
+              help="Constructor overrides of the preset, e.g. 'base_channels=32'.")
 @click.option("--batch-size", default=64, show_default=True, type=click.IntRange(min=1))
 @click.option("--lr", default=2e-3, show_default=True, type=float, help="Peak learning rate.")
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--peak-size", default=1024, show_default=True, type=click.IntRange(min=64))
 @click.option("--out", default="benchmarks/results/time_to_quality", show_default=True)
 @click.option("--quiet", is_flag=True)
-def main(configs, images, eval_every, n_train, test_size, size, alpha, preset, batch_size, lr,
-         seed, peak_size, out, quiet):
+def main(configs, images, eval_every, n_train, test_size, size, alpha, preset, model_spec,
+         batch_size, lr, seed, peak_size, out, quiet):
     """Train each configuration; print CPU-seconds to +1 dB at sigma 0.02 and the final PSNRs."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     specs = [parse_configuration(spec.replace(";", ",")) for spec in configs.split(",")
@@ -287,7 +311,7 @@ def main(configs, images, eval_every, n_train, test_size, size, alpha, preset, b
     summary = run(specs, images=images, eval_every=eval_every, n_train=n_train,
                   test_size=test_size, size=size, alpha=alpha, preset=preset,
                   batch_size=batch_size, lr=lr, seed=seed, out=out, peak_size=peak_size,
-                  verbose=0 if quiet else 1)
+                  verbose=0 if quiet else 1, model_options=parse_model_options(model_spec))
     click.echo(format_table(summary))
     click.echo(f"Wrote {os.path.join(out, 'curves.json')} and curves.png")
 

@@ -12,7 +12,10 @@ _REPORT = ("default: the report's for a model of a `gahb reproduce` run, else {}
 
 
 @click.command("sample")
-@click.argument("model", type=click.Path())
+@click.argument("model", type=click.Path(), required=False)
+@click.option("--preset", default=None, metavar="NAME",
+              help="Sample a denoiser that ships with keras_gahb (`gahb models` lists those "
+                   "with weights) instead of MODEL, with the sampler settings it ships with.")
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
               help="Folder for samples.npz, grid.png, sigmas.json, sigmas.png.")
 @click.option("--num", default=None, type=click.IntRange(min=1),
@@ -55,14 +58,19 @@ _REPORT = ("default: the report's for a model of a `gahb reproduce` run, else {}
 @click.option("--batch-size", default=None, type=click.IntRange(min=1),
               help="Images per batch (default: all at once).")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def command(model, out_dir, num, seed, size, compare, task, image, factor, fraction, h0, beta,
+def command(model, preset, out_dir, num, seed, size, compare, task, image, factor, fraction, h0, beta,
             sigma0, sigma_final, mean, max_steps, floor_factor, no_floor_stop, batch_size, quiet):
     """Sample MODEL (a .keras file or a run folder) with stochastic coarse-to-fine gradient ascent.
 
     A model of a `gahb reproduce` run samples with the settings of its report (seed, count,
     sampler), so that the numbers match it; options given override them, and are listed.
 
+    A shipped denoiser (--preset NAME) samples at its training image size with the settings
+    of its manifest.
+
     Example: gahb sample gahb_runs/reproduce_quick/models/transition_n10000_s1 --out samples/
+
+    Example: gahb sample --preset transition_n10000_s1_medium --out samples/
     """
     from keras_gahb.experiments import report_sampling
     from keras_gahb.experiments.report_settings import differences_from_report
@@ -71,8 +79,23 @@ def command(model, out_dir, num, seed, size, compare, task, image, factor, fract
     given = {k: v for k, v in dict(num=num, seed=seed, h0=h0, beta=beta, sigma0=sigma0,
                                    sigma_final=sigma_final, mean=mean, max_steps=max_steps,
                                    floor_factor=floor_factor).items() if v is not None}
-    report = report_sampling(model)
+    if (model is None) == (preset is None):
+        raise click.UsageError("Give a MODEL (a .keras file or a run folder) or --preset NAME "
+                               "(not both).")
+    report = report_sampling(model) if model is not None else None
     settings = dict(DEFAULTS)
+    if preset is not None:
+        from keras_gahb.models import get_pretrained, load_pretrained
+
+        try:
+            manifest = get_pretrained(preset)
+        except ValueError as error:
+            raise click.BadParameter(str(error), param_hint="--preset") from None
+        settings.update(manifest.get("sampler", {}))
+        size = size or manifest["data"]["image_size"]
+        model = load_pretrained(preset)
+        click.echo(f"Preset {preset} ({manifest['description']}): sampler "
+                   + ", ".join(f"{k} {v:g}" for k, v in settings.items()))
     if report is not None:
         settings.update(num=report["num"], seed=report["seed"], **report["sampler"])
         click.echo("Settings of the report (" + report["config"] + "): "

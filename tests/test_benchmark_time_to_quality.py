@@ -25,10 +25,17 @@ def test_tiny_budget_writes_curves_and_a_table(tmp_path):
     result = CliRunner().invoke(ttq.main, [
         "--configs", "paper,cpu:loss_weight=inverse_sqrt_sigma;lr=1e-3", "--images", "64",
         "--eval-every", "32", "--n-train", "32", "--test-size", "8", "--size", "8",
-        "--preset", "unet_tiny", "--batch-size", "16", "--peak-size", "64", "--out", out,
-        "--quiet"])
+        "--preset", "unet_tiny", "--model", "base_channels=4", "--batch-size", "16",
+        "--peak-size", "64", "--out", out, "--quiet"])
     assert result.exit_code == 0, result.output
     summary = json.load(open(os.path.join(out, "curves.json")))
+    assert summary["setup"]["model_options"] == {"base_channels": 4}
+    # The oracle projection risk sum_k min(c_k^2, sigma^2) / D never exceeds sigma^2: its PSNR
+    # is at least -20 log10(sigma) at every noise level, for both bases, and is in the table.
+    for basis in ("dct", "haar"):
+        for key, psnr in summary["oracle_psnr"][basis].items():
+            assert psnr >= -20 * np.log10(float(key)) - 1e-3
+    assert "oracle DCT projection risk" in result.output
     assert os.path.getsize(os.path.join(out, "curves.png")) > 1000
     assert summary["sigmas"] == [0.0, 0.01, 0.02, 0.05, 0.1, 0.2, 0.4]
     # The input PSNR of noise sigma z on [0, 1] images is -20 log10(sigma) - 10 log10(|z|^2 / D):
@@ -65,5 +72,17 @@ def test_time_to_target_is_the_first_point_one_db_above_the_input():
 def test_bad_configuration_is_a_usage_error():
     ttq = _module()
     result = CliRunner().invoke(ttq.main, ["--configs", "cpu:weight=2", "--images", "32",
+                                           "--eval-every", "32"])
+    assert result.exit_code == 2 and "use key=value" in result.output
+
+
+def test_model_overrides_parse_numbers_and_refuse_junk():
+    ttq = _module()
+    assert ttq.parse_model_options("base_channels=32; levels=3") == {"base_channels": 32,
+                                                                      "levels": 3}
+    assert ttq.parse_model_options("gamma_initializer=authors") == {
+        "gamma_initializer": "authors"}
+    assert ttq.parse_model_options("") == {}
+    result = CliRunner().invoke(ttq.main, ["--model", "oops", "--images", "32",
                                            "--eval-every", "32"])
     assert result.exit_code == 2 and "use key=value" in result.output

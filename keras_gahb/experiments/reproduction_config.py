@@ -172,12 +172,19 @@ SCALES = {
     # images per model, the authors' C^alpha generator (richer than the fixed-ranges one:
     # a fresh image correlates 0.81 with its nearest of 1,000 training images, not 0.91).
     "quick": dict(),
-    # Hours on a CPU, minutes on a GPU.
+    # About an hour on a 2-core CPU (<= 2 h), resumable: the quick scale's data and sizes with
+    # twice the width (unet_small at 32 base channels), 3-4x the images per model, N = 100
+    # added and the "cpu" recipe everywhere. At 32 channels and 128,000 images the cpu recipe
+    # memorizes at N = 10 (1.00 up to scale, variance ratio 4.64; at the quick width and budget
+    # it did not), and 32 channels gain 0.5-0.7 dB over 16 on C^alpha alpha = 1 at 0.05-0.2
+    # (benchmarks/time_to_quality.py; docs/performance.md). Measured end to end in
+    # docs/reproduce.md.
     "medium": dict(
-        image_size=32, n_values=(10, 100, 1000, 10000, 50000), images_per_model=1_000_000,
-        epochs=20, batch_size=128, test_size=512, num_samples=64,
-        calpha_images_per_model=400_000, discs_images_per_model=400_000, discs_n=50000,
-        calpha_n=50000,
+        model_overrides={"gamma_initializer": "authors", "base_channels": 32},
+        n_values=(10, 100, 1000, 10000), images_per_model=160_000, epochs=10,
+        transition_recipe=None, test_size=512, num_samples=32,
+        calpha_n=50_000, calpha_images_per_model=512_000,
+        discs_n=50_000, discs_images_per_model=256_000,
     ),
     # The paper's configuration (GPU/TPU): CelebA 80x80, unet_rf90, N up to 1e5.
     # CelebA from every partition with the authors' near-duplicate rule (|corr| > 0.95 on 20x20

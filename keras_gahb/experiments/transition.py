@@ -258,6 +258,9 @@ def run_transition(config, run_dir, verbose=1):
         }
         per_n[n]["model_variance_ratio"] = _ratio(per_n[n]["model_variance_s1_s2"],
                                                   per_n[n]["model_variance_s1_s1c"])
+        if n == config.n_values[-1]:
+            per_n[n]["identity_margin"] = identity_margins(
+                {k: models[k] for k in ("s1", "s2")}, test, config.slope_sigmas, config.seed)
         similarities[n] = {"S1 vs S2 samples": corr_s1_s2, "S1 vs S1' samples": corr_s1_s1c,
                            "sample vs closest train": corr_train,
                            "fresh image vs closest train": fresh}
@@ -269,6 +272,50 @@ def run_transition(config, run_dir, verbose=1):
     atomic_write_json(os.path.join(out, "measures.json"),
                       {"per_n": per_n, "curves": curves, "spectra": spectra})
     return _section(config, out, per_n, curves, fig1_rows, similarities, spectra)
+
+
+def identity_margins(models, test, sigmas, seed):
+    """Each model's test MSE against the identity's at every sigma of the window.
+
+    The identity's MSE is that of the same noisy images (common noise), so the comparison is
+    paired per image. Returns {"sigmas": [...], name: `analysis.oracle_margin` dict}
+    (margin_db > 0 where the denoiser beats the noisy input; intervals mean +- 2 s.e.).
+    """
+    sigmas = [float(s) for s in sigmas]
+    margins = {"sigmas": sigmas}
+    identity = analysis.mse_curve(lambda y: y, test, sigmas, seed=seed)
+    for name, model in models.items():
+        mse = analysis.mse_curve(model, test, sigmas, seed=seed)
+        margins[name] = analysis.oracle_margin(mse, identity)
+    return margins
+
+
+def _identity_check(large_n, large, trained=True, not_trained="", untrained_note=""):
+    """The largest-N denoisers at least the identity at every sigma of the window.
+
+    The identity passes this by definition, so like every largest-N check it also needs a
+    trained denoiser (`trained`): an untrained network near f(y) = y must not pass.
+    """
+    margins = large["identity_margin"]
+    sigmas, names = margins["sigmas"], [k for k in ("s1", "s2") if k in margins]
+    worst = {k: int(np.argmin(margins[k]["margin_db"])) for k in names}
+    at_least = all(all(margins[k]["at_or_below"]) for k in names)
+    value = "; ".join(
+        f"{k.upper()}: " + ", ".join(f"{m:+.2f}" for m in margins[k]["margin_db"]) + " dB"
+        for k in names)
+    low = min(names, key=lambda k: margins[k]["margin_db"][worst[k]])
+    worst_db = margins[low]["margin_db"][worst[low]]
+    return _check(
+        "largest N", f"at N={large_n} each denoiser is at least the identity: test MSE at or "
+        f"below the noisy input's (the same noise) at every sigma in {sigmas} (paired intervals, "
+        "mean +- 2 s.e.)",
+        f"output - input PSNR at sigma {', '.join(f'{s:g}' for s in sigmas)}: {value}"
+        + untrained_note, trained and at_least,
+        reason=(not_trained if not trained else
+                f"worst {worst_db:+.2f} dB ({low.upper()} at sigma {sigmas[worst[low]]:g}): "
+                + ("never worse than returning the noisy image" if at_least else
+                   "worse than returning the noisy image there")),
+        distance=f"{worst_db:+.2f} dB")
 
 
 def transition_checks(config, per_n):
@@ -371,6 +418,8 @@ def transition_checks(config, per_n):
                 f"({'<=' if noise_ok else '>'} {NOISE_FLOOR_FACTOR})"),
         distance=f"{NOISE_FLOOR_FACTOR - l_ratio:+.2f} in ratio"))
     checks.append(_agreement_check(large_n, large, trained, not_trained, untrained_note))
+    if "identity_margin" in large:  # runs measured before this check lack it
+        checks.append(_identity_check(large_n, large, trained, not_trained, untrained_note))
 
     gaps_ok = gaps[-1] < gaps[0] and all(b <= a + 0.25 for a, b in zip(gaps, gaps[1:]))
     rises = [b - a for a, b in zip(gaps, gaps[1:])]

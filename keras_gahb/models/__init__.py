@@ -6,12 +6,41 @@ from keras_gahb.models.bias_free_unet import BiasFreeUNet
 from keras_gahb.models.loading import image_channels, load_denoiser, model_title
 from keras_gahb.models.official_checkpoint import load_official_checkpoint
 from keras_gahb.models.presets import PRESETS, get_preset
+from keras_gahb.models.pretrained import (
+    export_pretrained,
+    get_pretrained,
+    load_pretrained,
+    pretrained_presets,
+    pretrained_test_psnr,
+)
 
 _CLASSES = {"BiasFreeUNet": BiasFreeUNet, "BFCNN": BFCNN}
 
 
-def from_preset(name, **overrides):
-    """Build any preset by name, e.g. `keras_gahb.models.from_preset("bfcnn_21")`."""
+def from_preset(name, weights=False, **overrides):
+    """Build any preset by name, e.g. `keras_gahb.models.from_preset("bfcnn_21")`.
+
+    Args:
+        name: an architecture preset (`PRESETS`: random weights) or a preset with shipped
+            weights (`pretrained_presets()`, e.g. "calpha2_medium").
+        weights: load the shipped weights (only for the latter). Default False: a preset
+            with weights is then built untrained, with its architecture.
+        **overrides: constructor arguments replacing the preset's.
+
+    Raises:
+        ValueError: an unknown name, or `weights=True` for a preset without weights (the
+            message lists those with weights).
+    """
+    shipped = pretrained_presets()
+    if name in shipped:
+        if weights:
+            return load_pretrained(name, **overrides)
+        arch = shipped[name]["architecture"]
+        return from_preset(arch["preset"], **{**arch.get("overrides", {}),
+                                              "image_channels": arch.get("image_channels", 1),
+                                              **overrides})
+    if weights:
+        get_pretrained(name)  # raises, listing the presets with weights
     return _CLASSES[get_preset(name)["class"]].from_preset(name, **overrides)
 
 
@@ -83,6 +112,11 @@ def _size(shape):
 
 __all__ = [
     "check_image_size",
+    "export_pretrained",
+    "get_pretrained",
+    "load_pretrained",
+    "pretrained_presets",
+    "pretrained_test_psnr",
     "check_preset",
     "describe_presets",
     "BFCNN",

@@ -16,8 +16,9 @@ def load_denoiser(model, presets=True, best=False):
         model: path to a .keras file; a run folder (of `gahb train`,
             `keras_gahb.training.train` or a reproduction's model: its
             model.keras, whose image size and training images
-            `keras_gahb.runs` finds through the folder); a preset name (random
-            weights; only with `presets=True`); or a Keras model / callable
+            `keras_gahb.runs` finds through the folder); a preset name (only with
+            `presets=True`: a preset with shipped weights loads them, an architecture
+            preset has random weights); or a Keras model / callable
             (returned as is).
         presets: accept preset names. Default True.
         best: with a run folder, load model_best.keras. Default False.
@@ -40,6 +41,11 @@ def load_denoiser(model, presets=True, best=False):
             model_path = runs.find_model(path, best=best)
             name = path.rstrip("/\\") if os.path.isdir(path) else path
             return keras.saving.load_model(model_path), name
+        if presets:
+            from keras_gahb.models.pretrained import load_pretrained, pretrained_presets
+
+            if path in pretrained_presets():
+                return load_pretrained(path), f"{path} (shipped weights)"
         if presets and path in PRESETS:
             from keras_gahb.models import from_preset
 
@@ -48,13 +54,20 @@ def load_denoiser(model, presets=True, best=False):
         if presets:
             raise FileNotFoundError(
                 f"Model not found: {path}.{hint} Pass a .keras file, a run folder or a preset name "
-                f"({', '.join(sorted(PRESETS))})."
+                f"({', '.join(sorted(PRESETS))}; with shipped weights: "
+                f"{', '.join(_shipped()) or 'none'})."
             )
         raise FileNotFoundError(f"Model file not found: {path}.{hint}")
     if not callable(model):
         raise ValueError(f"The model must be a .keras path, a run folder or a callable, got "
                          f"{type(model).__name__}.")
     return model, getattr(model, "name", type(model).__name__)
+
+
+def _shipped():
+    from keras_gahb.models.pretrained import pretrained_presets
+
+    return sorted(pretrained_presets())
 
 
 def image_channels(denoiser, default=1):

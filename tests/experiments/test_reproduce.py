@@ -249,7 +249,7 @@ def test_untrained_models_fail_the_largest_n_generalization_checks(tiny_run):
     _, summary = tiny_run
     checks = summary["parts"]["transition"]["checks"]
     largest = [c for c in checks if c["scope"] == "largest N"]
-    assert len(largest) == 4
+    assert len(largest) == 5
     # Untrained networks fail every largest-N claim (a generalization claim needs a trained
     # denoiser), and the "trained" check itself fails on the PSNR numbers it prints.
     assert not any(c["passed"] for c in largest), largest
@@ -260,6 +260,8 @@ def test_untrained_models_fail_the_largest_n_generalization_checks(tiny_run):
         assert check is trained or "not trained" in check["reason"], check
     agreement = next(c for c in largest if "smoothness-matched baseline" in c["claim"])
     assert "matched baseline" in agreement["value"] and "closest train" in agreement["value"]
+    identity = next(c for c in largest if "at least the identity" in c["claim"])
+    assert "S1:" in identity["value"] and "S2:" in identity["value"]
     copies = next(c for c in largest if "not copies" in c["claim"])
     assert "up to scale" in copies["claim"] and "plain L2, information" in copies["value"]
     numbers = summary["parts"]["transition"]["numbers"][str(max(config_for_scale("tiny").n_values))]
