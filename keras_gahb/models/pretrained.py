@@ -160,3 +160,48 @@ def export_pretrained(model, name, dataset, image_size, options=None, preset="un
         if os.path.exists(staging):
             shutil.rmtree(staging)
     return manifest
+
+
+def export_from_run(model_dir, name, description="", command="", root=None):
+    """`export_pretrained` for a model folder of `gahb train` or of a reproduction.
+
+    The data source, architecture and recipe come from the folder's split.json and
+    config.json; for a reproduction's model, also the report's verdicts of its part
+    (from the run's summary.json) and the report's sampler settings.
+    """
+    from keras_gahb.experiments.report_settings import reproduction_folder, report_sampling
+    from keras_gahb.utils import read_json
+
+    split_path = os.path.join(model_dir, "split.json")
+    config_path = os.path.join(model_dir, "config.json")
+    for path in (split_path, config_path):
+        if not os.path.isfile(path):
+            raise FileNotFoundError(f"{path} not found: export a finished run folder of "
+                                    "`gahb train` or of a reproduction's model.")
+    source = read_json(split_path).get("source")
+    if not isinstance(source, dict) or "dataset" not in source:
+        raise ValueError(f"{split_path} names no dataset source (a model trained on arrays "
+                         "given in memory): its test images cannot be regenerated.")
+    train = read_json(config_path)["config"]
+    state = read_json(os.path.join(model_dir, "state.json"))
+    trained = {key: train.get(key) for key in ("n", "split", "recipe", "sigma_distribution",
+                                               "sigma_min", "loss_weight", "lr", "batch_size",
+                                               "epochs", "seed", "precision")}
+    trained["images_seen"] = int(train["epochs"]) * int(train["images_per_epoch"])
+    trained["status"] = state.get("status")
+    trained["source_run"] = os.path.abspath(model_dir)
+    checks, sampler = [], {}
+    run_dir = reproduction_folder(model_dir)
+    if run_dir is not None:
+        sampler = report_sampling(model_dir)["sampler"]
+        summary_path = os.path.join(run_dir, "summary.json")
+        part = os.path.basename(os.path.normpath(model_dir)).split("_")[0]
+        if os.path.isfile(summary_path):
+            section = read_json(summary_path).get("parts", {}).get(part, {})
+            checks = [{"claim": c["claim"], "passed": c["passed"], "applicable": c["applicable"],
+                       "value": c["value"]} for c in section.get("checks", [])]
+    return export_pretrained(
+        model_dir, name, source["dataset"], source["image_size"],
+        options=source.get("options", {}), preset=train["preset"],
+        overrides=train.get("model_overrides", {}), description=description, command=command,
+        trained=trained, checks=checks, sampler=sampler, root=root)

@@ -712,3 +712,31 @@ def test_scales_recipes():
         config_for_scale("quick", recipe="gpu")
     with pytest.raises(ValueError, match="loss_weight must be one of"):
         config_for_scale("quick", loss_weight="cube")
+
+
+def test_a_reproduction_model_exports_as_a_preset_with_its_verdicts(tiny_run, tmp_path):
+    """`gahb models export`: the manifest takes the data, recipe, verdicts and sampler from the
+    run, and the weights reload to the same test PSNRs."""
+    from keras_gahb.models import pretrained
+
+    run_dir, summary = tiny_run
+    root = str(tmp_path / "presets")
+    result = CliRunner().invoke(gahb, [
+        "models", "export", os.path.join(run_dir, "models", "discs"), "discs_tiny",
+        "--description", "tiny discs", "--retrain", "gahb reproduce --scale tiny", "--out", root])
+    assert result.exit_code == 0, result.output
+    manifest = pretrained.get_pretrained("discs_tiny", root=root)
+    config = config_for_scale("tiny")
+    assert manifest["data"]["dataset"] == "discs"
+    assert manifest["data"]["image_size"] == config.image_size
+    assert manifest["architecture"]["preset"] == config.preset
+    assert manifest["trained"]["recipe"] == config.recipe
+    assert manifest["trained"]["images_seen"] == config.discs_images_per_model
+    assert manifest["sampler"] == config.sampler
+    assert [c["claim"] for c in manifest["checks"]] == [
+        c["claim"] for c in summary["parts"]["discs"]["checks"]]
+    again = pretrained.pretrained_test_psnr("discs_tiny", root=root)
+    np.testing.assert_allclose(again["psnr"], manifest["test"]["psnr"], atol=1e-3)
+    missing = CliRunner().invoke(gahb, ["models", "export", str(tmp_path), "x", "--out", root])
+    assert missing.exit_code != 0 and "split.json not found" in missing.output
+    assert "Traceback" not in missing.output

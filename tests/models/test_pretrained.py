@@ -78,7 +78,7 @@ def test_a_shipped_preset_reproduces_its_stored_test_psnr(name):
 
 
 def test_the_cli_lists_and_samples_a_shipped_preset(tmp_path):
-    from cli.main import main
+    from cli.main import gahb as main
 
     runner = CliRunner()
     listed = runner.invoke(main, ["models", "--json"])
