@@ -81,6 +81,12 @@ EXAMPLES = {
     "reproduce_tiny.py": (["example_tiny"], [r"\[(PASS|FAIL)\] transition", r"report\.html",
                                              r"transition_n2_s1: 2 training and \d+ test images "
                                              r"of 8x8"]),
+    "pretrained_presets.py": ([], [
+        r"calpha2_medium at sigma 0\.02: noisy 3\d\.\d\d dB -> 3\d\.\d\d dB \(stored 3\d\.\d\d\)",
+        r"max \|f\(3y\) - 3 f\(y\)\| = \d\.\d\de-0[5-9]",
+        r"S1 vs S2 samples, same seed: mean correlation 0\.[5-9]\d\d over [1-8] samples; "
+        r"different seeds: -?0\.[0-4]\d\d",
+    ]),
     "convert_official_checkpoint.py": ([], [
         r"max \|\(y - keras\(y\)\) - torch\(y\)\| = \d\.\d\de-0[5-9]",  # Keras = PyTorch
         r"Converted model: ",

@@ -44,7 +44,10 @@ def command(ctx, as_json, channels):
     for name, manifest in shipped.items():
         data, test = manifest["data"], manifest["test"]
         psnr = ", ".join(f"{s:g}: {p:.1f}" for s, p in zip(test["sigmas"], test["psnr"]))
-        click.echo(f"  {name:<28} {manifest['architecture']['preset']}, {data['dataset']} "
+        arch = manifest["architecture"]
+        width = arch.get("overrides", {}).get("base_channels")
+        click.echo(f"  {name:<28} {arch['preset']}"
+                   + (f" ({width} base channels)" if width else "") + f", {data['dataset']} "
                    f"{data['image_size']}x{data['image_size']}: {manifest['description']}")
         click.echo(f"  {'':<28} test PSNR (dB) at sigma {psnr}")
 

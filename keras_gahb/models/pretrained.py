@@ -115,7 +115,8 @@ def export_pretrained(model, name, dataset, image_size, options=None, preset="un
         description: one line shown by `gahb models`.
         command: the exact command that retrains it.
         trained: facts of the training (N, images seen, recipe, seed, source run).
-        checks: the report's verdicts for this model, to ship beside it.
+        checks: the report's verdicts of the part that trained it (they may concern the
+            part's other models too: the C^alpha checks cover every alpha), shipped beside it.
         sampler: `keras_gahb.sampling.sample` settings that suit it (`gahb sample --preset`).
         root: destination folder. Default: the package's.
 
@@ -134,7 +135,8 @@ def export_pretrained(model, name, dataset, image_size, options=None, preset="un
                          "image_channels": int(model.image_channels)},
         "data": {"dataset": dataset, "image_size": int(image_size),
                  "options": dict(options or {})},
-        "trained": dict(trained or {}), "command": command, "checks": list(checks or []),
+        "trained": dict(trained or {}), "command": command,
+        "part_checks": list(checks or []),
         "sampler": dict(sampler or {}),
         "test": {"num_images": int(num_images), "sigmas": [float(s) for s in sigmas],
                  "seed": int(seed)},
@@ -145,10 +147,22 @@ def export_pretrained(model, name, dataset, image_size, options=None, preset="un
                                 seed=seed)
     manifest["test"]["psnr"] = [round(float(v), 4) for v in curve["output_psnr"]]
     manifest["test"]["input_psnr"] = [round(float(v), 4) for v in curve["input_psnr"]]
+    # The weights alone, from a fresh model of the manifest's architecture (a model loaded
+    # from a training run is compiled: its optimizer's variables would triple the file).
+    from keras_gahb.models import _CLASSES, get_preset
+
+    spec = get_preset(preset)
+    fresh = _CLASSES[spec["class"]](**{**spec["config"], **manifest["architecture"]["overrides"],
+                                       "image_channels": manifest["architecture"]["image_channels"],
+                                       "name": name})
+    side = int(image_size)
+    fresh(np.zeros((1, side, side, fresh.image_channels), "float32"))
+    fresh.set_weights(model.get_weights())
     os.makedirs(root, exist_ok=True)
     staging = tempfile.mkdtemp(prefix=f".{name}.", dir=root)
+    os.chmod(staging, 0o755)  # package data: readable by every user
     try:
-        model.save_weights(os.path.join(staging, WEIGHTS))
+        fresh.save_weights(os.path.join(staging, WEIGHTS))
         with open(os.path.join(staging, MANIFEST), "w", encoding="utf-8") as f:
             json.dump(manifest, f, indent=1)
             f.write("\n")
@@ -167,7 +181,8 @@ def export_from_run(model_dir, name, description="", command="", root=None):
 
     The data source, architecture and recipe come from the folder's split.json and
     config.json; for a reproduction's model, also the report's verdicts of its part
-    (from the run's summary.json) and the report's sampler settings.
+    (from the run's parts/<part>.json, written when the part ends) and the report's sampler
+    settings.
     """
     from keras_gahb.experiments.report_settings import reproduction_folder, report_sampling
     from keras_gahb.utils import read_json
@@ -194,14 +209,37 @@ def export_from_run(model_dir, name, description="", command="", root=None):
     run_dir = reproduction_folder(model_dir)
     if run_dir is not None:
         sampler = report_sampling(model_dir)["sampler"]
-        summary_path = os.path.join(run_dir, "summary.json")
         part = os.path.basename(os.path.normpath(model_dir)).split("_")[0]
-        if os.path.isfile(summary_path):
-            section = read_json(summary_path).get("parts", {}).get(part, {})
+        section_path = os.path.join(run_dir, "parts", f"{part}.json")  # written when it ends
+        if os.path.isfile(section_path):
+            section = read_json(section_path)
             checks = [{"claim": c["claim"], "passed": c["passed"], "applicable": c["applicable"],
                        "value": c["value"]} for c in section.get("checks", [])]
+            window = read_json(os.path.join(run_dir, "config.json")).get("slope_sigmas")
+            trained["margins_db"] = _own_margins(section, part, train, source, window)
+    trained = {k: v for k, v in trained.items() if v is not None}
     return export_pretrained(
         model_dir, name, source["dataset"], source["image_size"],
         options=source.get("options", {}), preset=train["preset"],
         overrides=train.get("model_overrides", {}), description=description, command=command,
         trained=trained, checks=checks, sampler=sampler, root=root)
+
+
+def _own_margins(section, part, train, source, window):
+    """This model's own margins in the report's numbers (dB, > 0 where it beats the reference),
+    per sigma: C^alpha against the identity and the oracle DCT / Haar risks; a largest-N
+    transition model against the identity. None where the report has none for it."""
+    numbers = section.get("numbers", {})
+    if part == "calpha":
+        alpha = f"{float(source.get('options', {}).get('alpha', 'nan')):g}"
+        fit = numbers.get("fits", {}).get(alpha)
+        if fit is None:
+            return None
+        return {"sigmas": window, "identity": fit["identity"]["margin_db"],
+                **{f"oracle_{b}": fit["oracle"][b]["margin"]["margin_db"] for b in fit["oracle"]}}
+    if part == "transition":
+        entry = numbers.get(str(train.get("n")), {}).get("identity_margin")
+        split = train.get("split")
+        if entry and split in entry:
+            return {"sigmas": entry["sigmas"], "identity": entry[split]["margin_db"]}
+    return None

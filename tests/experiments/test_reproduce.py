@@ -733,7 +733,7 @@ def test_a_reproduction_model_exports_as_a_preset_with_its_verdicts(tiny_run, tm
     assert manifest["trained"]["recipe"] == config.recipe
     assert manifest["trained"]["images_seen"] == config.discs_images_per_model
     assert manifest["sampler"] == config.sampler
-    assert [c["claim"] for c in manifest["checks"]] == [
+    assert [c["claim"] for c in manifest["part_checks"]] == [
         c["claim"] for c in summary["parts"]["discs"]["checks"]]
     again = pretrained.pretrained_test_psnr("discs_tiny", root=root)
     np.testing.assert_allclose(again["psnr"], manifest["test"]["psnr"], atol=1e-3)

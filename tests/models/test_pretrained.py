@@ -37,6 +37,9 @@ def test_export_then_load_is_the_same_function(exported):
                                                                  pretrained.WEIGHTS}
     assert not [n for n in os.listdir(root) if n.startswith(".")]  # no staging folder left
     model = pretrained.load_pretrained("tiny_test", root=root)
+    # The weights alone (float32), not a compiled model's optimizer state beside them.
+    size = os.path.getsize(os.path.join(root, "tiny_test", pretrained.WEIGHTS))
+    assert size < 4 * model.count_params() * 1.5 + 60_000, size
     np.testing.assert_allclose(keras.ops.convert_to_numpy(model(images)), before, atol=1e-5)
     assert model.name == "tiny_test"
     again = pretrained.pretrained_test_psnr("tiny_test", root=root)
