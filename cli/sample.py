@@ -94,8 +94,9 @@ def command(model, preset, out_dir, num, seed, size, compare, task, image, facto
         settings.update(manifest.get("sampler", {}))
         size = size or manifest["data"]["image_size"]
         model = load_pretrained(preset)
-        click.echo(f"Preset {preset} ({manifest['description']}): sampler "
-                   + ", ".join(f"{k} {v:g}" for k, v in settings.items()))
+        click.echo(f"Preset {preset} ({manifest['description']}); sampler settings of the "
+                   "run that trained it: " + ", ".join(
+                       f"{k} {v:g}" for k, v in manifest.get("sampler", {}).items()))
     if report is not None:
         settings.update(num=report["num"], seed=report["seed"], **report["sampler"])
         click.echo("Settings of the report (" + report["config"] + "): "
