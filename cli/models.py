@@ -67,7 +67,7 @@ def export(model_dir, name, description, retrain_command, root):
     config.json), the test PSNRs measured now on images regenerated from a seed, and, for a
     reproduction's model, its part's verdicts and the report's sampler settings.
     """
-    from keras_gahb.models.pretrained import export_from_run
+    from keras_gahb.experiments.export import export_from_run
 
     try:
         manifest = export_from_run(model_dir, name, description=description,

@@ -5,6 +5,7 @@ training time), so that `keras_gahb.analysis` measures denoisers without trainin
 """
 
 from keras_gahb.experiments.dynamics import analyze_dynamics
+from keras_gahb.experiments.export import export_from_run
 from keras_gahb.experiments.extras import run_extras
 from keras_gahb.experiments.jobs import check_jobs, format_jobs, list_jobs
 from keras_gahb.experiments.plan import PAIRINGS, ModelSpec, model_seed, plan
@@ -21,7 +22,7 @@ from keras_gahb.experiments.reproduction_config import (
 )
 
 __all__ = ["PAIRINGS", "PARTS", "SCALES", "ModelSpec", "ReleasedConfig", "ReleasedModels",
-           "ReproductionConfig", "analyze_dynamics", "check_jobs", "config_for_scale",
+           "ReproductionConfig", "analyze_dynamics", "check_jobs", "config_for_scale", "export_from_run",
            "find_released", "format_jobs", "list_jobs", "model_seed", "plan", "report_analysis",
            "report_sampling", "reproduce", "reproduce_released", "reproduce_seeds", "run_extras",
            "write_outputs"]
