@@ -12,7 +12,8 @@ SCALE_NAMES = ("tiny", "quick", "medium", "paper")
 @click.command("reproduce")
 @click.argument("part", required=False, type=click.Choice(PART_NAMES + ("all",)), default="all")
 @click.option("--scale", type=click.Choice(SCALE_NAMES), default="quick", show_default=True,
-              help="quick: tens of minutes on a 2-core CPU (docs/reproduce.md); medium: hours on a CPU; "
+              help="quick: 7-17 minutes on a 2-core CPU (docs/reproduce.md); medium: 50 minutes on a "
+                   "2-core Zen 4, under 2 hours on a 2-core CPU; "
                    "paper: GPU/TPU; "
                    "tiny: about a minute, numbers meaningless (tests).")
 @click.option("--out", type=click.Path(file_okay=False), default=None,

@@ -38,8 +38,8 @@ def reproduce(run_dir=None, scale="quick", parts=None, only=None,
     Args:
         run_dir: output folder. Defaults to "gahb_runs/reproduce" (with `released`:
             "gahb_runs/reproduce_released").
-        scale: "quick" (default: minutes on a laptop CPU), "medium" (hours on a
-            CPU), "paper" (GPU/TPU), or "tiny" (seconds, for tests).
+        scale: "quick" (default: minutes on a laptop CPU), "medium" (50 minutes on a
+            2-core Zen 4 CPU, under 2 hours on 2 cores), "paper" (GPU/TPU), or "tiny" (seconds, for tests).
         parts: None (all) or a list of "transition", "calpha", "discs", "gahb".
         only: None, or (n, "s1"|"s2"[, replicate]) or "N:SPLIT[:REPLICATE]":
             train only that transition model and return (to fan the N sweep
