@@ -7,6 +7,7 @@ from keras_gahb.models.loading import image_channels, load_denoiser, model_title
 from keras_gahb.models.official_checkpoint import load_official_checkpoint
 from keras_gahb.models.presets import PRESETS, get_preset
 from keras_gahb.models.pretrained import (
+    build_architecture,
     export_pretrained,
     get_pretrained,
     load_pretrained,
@@ -35,10 +36,7 @@ def from_preset(name, weights=False, **overrides):
     if name in shipped:
         if weights:
             return load_pretrained(name, **overrides)
-        arch = shipped[name]["architecture"]
-        return from_preset(arch["preset"], **{**arch.get("overrides", {}),
-                                              "image_channels": arch.get("image_channels", 1),
-                                              **overrides})
+        return build_architecture(shipped[name], **overrides)
     if weights:
         get_pretrained(name)  # raises, listing the presets with weights
     return _CLASSES[get_preset(name)["class"]].from_preset(name, **overrides)
@@ -111,6 +109,7 @@ def _size(shape):
 
 
 __all__ = [
+    "build_architecture",
     "check_image_size",
     "export_pretrained",
     "get_pretrained",

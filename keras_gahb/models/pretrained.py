@@ -50,6 +50,25 @@ def get_pretrained(name, root=None):
     return presets[name]
 
 
+def build_architecture(manifest, name=None, **overrides):
+    """The untrained denoiser of a manifest's architecture, built at its image size.
+
+    `name` (default: the manifest's) becomes the Keras model name; `overrides` are
+    constructor arguments.
+    """
+    from keras_gahb.models import _CLASSES, get_preset
+
+    arch = manifest["architecture"]
+    spec = get_preset(arch["preset"])
+    channels = arch.get("image_channels", 1)
+    model = _CLASSES[spec["class"]](**{**spec["config"], **arch.get("overrides", {}),
+                                       "image_channels": channels,
+                                       "name": name or manifest["name"], **overrides})
+    side = manifest["data"]["image_size"]
+    model(np.zeros((1, side, side, channels), "float32"))  # build the weights
+    return model
+
+
 def load_pretrained(name, root=None, **overrides):
     """The denoiser of a preset with weights, built from its manifest and its weights loaded.
 
@@ -59,16 +78,7 @@ def load_pretrained(name, root=None, **overrides):
         **overrides: constructor arguments (e.g. `dtype`); those that change the weights'
             shapes (channels, levels) fail when the weights are loaded.
     """
-    from keras_gahb.models import _CLASSES, get_preset
-
-    manifest = get_pretrained(name, root)
-    arch = manifest["architecture"]
-    spec = get_preset(arch["preset"])
-    model = _CLASSES[spec["class"]](**{**spec["config"], **arch.get("overrides", {}),
-                                       "image_channels": arch.get("image_channels", 1),
-                                       "name": name, **overrides})
-    side = manifest["data"]["image_size"]
-    model(np.zeros((1, side, side, arch.get("image_channels", 1)), "float32"))  # build
+    model = build_architecture(get_pretrained(name, root), name=name, **overrides)
     model.load_weights(os.path.join(root or PRETRAINED_DIR, name, WEIGHTS))
     return model
 
@@ -82,18 +92,23 @@ def test_images(manifest):
                       seed=test["seed"], **data.get("options", {}))
 
 
+def _test_curve(model, manifest):
+    """`analysis.psnr_curve` of `model` on the manifest's test images, noise and sigmas."""
+    from keras_gahb import analysis
+
+    test = manifest["test"]
+    return analysis.psnr_curve(model, test_images(manifest), test["sigmas"], seed=test["seed"])
+
+
 def pretrained_test_psnr(name, model=None, root=None):
     """Recompute a preset's test PSNRs: {"sigmas", "psnr", "input_psnr", "stored"}.
 
     The same images (regenerated from the manifest's seed) and noise (seeded) as stored, so
     `psnr` matches `stored` up to the float rounding of the backend.
     """
-    from keras_gahb import analysis
-
     manifest = get_pretrained(name, root)
     model = model if model is not None else load_pretrained(name, root)
-    curve = analysis.psnr_curve(model, test_images(manifest), manifest["test"]["sigmas"],
-                                seed=manifest["test"]["seed"])
+    curve = _test_curve(model, manifest)
     return {"sigmas": list(manifest["test"]["sigmas"]),
             "psnr": [float(v) for v in curve["output_psnr"]],
             "input_psnr": [float(v) for v in curve["input_psnr"]],
@@ -141,22 +156,12 @@ def export_pretrained(model, name, dataset, image_size, options=None, preset="un
         "test": {"num_images": int(num_images), "sigmas": [float(s) for s in sigmas],
                  "seed": int(seed)},
     }
-    from keras_gahb import analysis
-
-    curve = analysis.psnr_curve(model, test_images(manifest), manifest["test"]["sigmas"],
-                                seed=seed)
+    curve = _test_curve(model, manifest)
     manifest["test"]["psnr"] = [round(float(v), 4) for v in curve["output_psnr"]]
     manifest["test"]["input_psnr"] = [round(float(v), 4) for v in curve["input_psnr"]]
     # The weights alone, from a fresh model of the manifest's architecture (a model loaded
     # from a training run is compiled: its optimizer's variables would triple the file).
-    from keras_gahb.models import _CLASSES, get_preset
-
-    spec = get_preset(preset)
-    fresh = _CLASSES[spec["class"]](**{**spec["config"], **manifest["architecture"]["overrides"],
-                                       "image_channels": manifest["architecture"]["image_channels"],
-                                       "name": name})
-    side = int(image_size)
-    fresh(np.zeros((1, side, side, fresh.image_channels), "float32"))
+    fresh = build_architecture(manifest)
     fresh.set_weights(model.get_weights())
     os.makedirs(root, exist_ok=True)
     staging = tempfile.mkdtemp(prefix=f".{name}.", dir=root)
