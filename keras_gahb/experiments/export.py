@@ -7,7 +7,7 @@ verdicts and own margins and the report's sampler settings (`gahb models export`
 
 import os
 
-from keras_gahb.experiments.report_settings import report_sampling, reproduction_folder
+from keras_gahb.experiments.report_settings import report_sampling
 from keras_gahb.models.pretrained import export_pretrained
 from keras_gahb.utils import read_json
 
@@ -39,9 +39,9 @@ def export_from_run(model_dir, name, description="", command="", root=None):
     trained["status"] = state.get("status")
     trained["source_run"] = os.path.abspath(model_dir)
     checks, sampler = [], {}
-    run_dir = reproduction_folder(model_dir)
-    if run_dir is not None:
-        sampler = report_sampling(model_dir)["sampler"]
+    report = report_sampling(model_dir)  # None outside a reproduction
+    if report is not None:
+        run_dir, sampler = report["run_dir"], report["sampler"]
         part = os.path.basename(os.path.normpath(model_dir)).split("_")[0]
         section_path = os.path.join(run_dir, "parts", f"{part}.json")  # written when it ends
         if os.path.isfile(section_path):
